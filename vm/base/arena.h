@@ -1,0 +1,134 @@
+// A bump allocator that owns every node, string copy and container array of
+// one graph.  Freeing the graph frees the arena's blocks in a flat loop, so
+// no destructor ever walks the (attacker-shaped) object graph.
+#ifndef PICKLEVM_VM_BASE_ARENA_H_
+#define PICKLEVM_VM_BASE_ARENA_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace picklevm {
+
+class Arena {
+ public:
+  Arena() = default;
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  // Uninitialised storage.  Blocks grow geometrically from 4 KiB to 1 MiB;
+  // an allocation larger than a quarter block gets its own block so a few
+  // huge strings do not waste the tail of a shared one.
+  void* Allocate(size_t size, size_t align = alignof(std::max_align_t)) {
+    uintptr_t p = (reinterpret_cast<uintptr_t>(cur_) + align - 1) &
+                  ~(uintptr_t{align} - 1);
+    if (cur_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
+      cur_ = reinterpret_cast<char*>(p + size);
+      bytes_used_ += size;
+      return reinterpret_cast<void*>(p);
+    }
+    return AllocateSlow(size, align);
+  }
+
+  template <typename T, typename... Args>
+  T* New(Args&&... args) {
+    static_assert(std::is_trivially_destructible_v<T>,
+                  "arena objects are never destroyed");
+    return new (Allocate(sizeof(T), alignof(T)))
+        T(std::forward<Args>(args)...);
+  }
+
+  template <typename T>
+  T* NewArray(size_t n) {
+    static_assert(std::is_trivially_destructible_v<T>);
+    return static_cast<T*>(Allocate(sizeof(T) * n, alignof(T)));
+  }
+
+  std::string_view CopyString(std::string_view s) {
+    if (s.empty()) return std::string_view();
+    char* p = static_cast<char*>(Allocate(s.size(), 1));
+    std::memcpy(p, s.data(), s.size());
+    return std::string_view(p, s.size());
+  }
+
+  // Bytes handed out so far (an upper bound on live graph memory).
+  size_t bytes_used() const { return bytes_used_; }
+  size_t bytes_reserved() const { return bytes_reserved_; }
+
+ private:
+  void* AllocateSlow(size_t size, size_t align) {
+    size_t big_threshold = next_block_ / 4;
+    if (size + align > big_threshold) {
+      blocks_.emplace_back(new char[size + align]);
+      bytes_reserved_ += size + align;
+      bytes_used_ += size;
+      uintptr_t p = (reinterpret_cast<uintptr_t>(blocks_.back().get()) +
+                     align - 1) & ~(uintptr_t{align} - 1);
+      return reinterpret_cast<void*>(p);
+    }
+    blocks_.emplace_back(new char[next_block_]);
+    bytes_reserved_ += next_block_;
+    cur_ = blocks_.back().get();
+    end_ = cur_ + next_block_;
+    if (next_block_ < kMaxBlock) next_block_ *= 2;
+    return Allocate(size, align);
+  }
+
+  static constexpr size_t kMaxBlock = size_t{1} << 20;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* cur_ = nullptr;
+  char* end_ = nullptr;
+  size_t next_block_ = 4096;
+  size_t bytes_used_ = 0;
+  size_t bytes_reserved_ = 0;
+};
+
+// A growable array in arena memory.  Growth doubles and abandons the old
+// array (arena memory is reclaimed only with the whole graph), which bounds
+// the waste to the array's final size.
+template <typename T>
+struct ArenaVec {
+  static_assert(std::is_trivially_copyable_v<T>);
+  T* data = nullptr;
+  uint32_t size = 0;
+  uint32_t capacity = 0;
+
+  // Returns false when the array would exceed 2^32-1 elements.
+  bool push_back(Arena& arena, const T& value) {
+    if (size == capacity && !Grow(arena, size + 1)) return false;
+    data[size++] = value;
+    return true;
+  }
+  bool append(Arena& arena, const T* values, size_t n) {
+    if (n == 0) return true;
+    if (uint64_t{size} + n > UINT32_MAX) return false;
+    if (size + n > capacity && !Grow(arena, size + n)) return false;
+    std::memcpy(data + size, values, n * sizeof(T));
+    size += static_cast<uint32_t>(n);
+    return true;
+  }
+  bool Grow(Arena& arena, uint64_t need) {
+    if (need > UINT32_MAX) return false;
+    uint64_t cap = capacity == 0 ? 4 : uint64_t{capacity} * 2;
+    while (cap < need) cap *= 2;
+    if (cap > UINT32_MAX) cap = UINT32_MAX;
+    T* fresh = arena.NewArray<T>(cap);
+    if (size) std::memcpy(fresh, data, size * sizeof(T));
+    data = fresh;
+    capacity = static_cast<uint32_t>(cap);
+    return true;
+  }
+  T* begin() const { return data; }
+  T* end() const { return data + size; }
+  T& operator[](size_t i) const { return data[i]; }
+  bool empty() const { return size == 0; }
+};
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_BASE_ARENA_H_

@@ -1,0 +1,28 @@
+// Inert builders for the builtins that protocols 0-2 use to spell plain
+// data: each validates its arguments and returns the data node, or says why
+// the arguments break its rule.  Nothing is called.
+#ifndef PICKLEVM_VM_BUILDERS_BUILTINS_H_
+#define PICKLEVM_VM_BUILDERS_BUILTINS_H_
+
+#include <string>
+
+#include "absl/types/span.h"
+#include "vm/graph/graph.h"
+#include "vm/policy/policy.h"
+
+namespace picklevm {
+
+struct BuildResult {
+  enum Outcome { kBuilt, kConstraint, kNodeLimit } outcome = kBuilt;
+  Node* node = nullptr;
+  std::string reason;  // for kConstraint: which argument rule was broken
+};
+
+// Runs a data builder (kCodecsEncode .. kSlice).  The copyreg helpers are
+// the machine's own business (they instantiate classes) and are not here.
+BuildResult BuildBuiltin(BuilderId id, Graph& graph,
+                         absl::Span<Node* const> args);
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_BUILDERS_BUILTINS_H_

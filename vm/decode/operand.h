@@ -1,0 +1,37 @@
+// Operand decoding, driven by the opcode table's ArgKind.  Used by the
+// machine and the disassembler alike, so both see the same bytes the same
+// way and every length prefix is validated here and only here.
+#ifndef PICKLEVM_VM_DECODE_OPERAND_H_
+#define PICKLEVM_VM_DECODE_OPERAND_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "vm/decode/reader.h"
+#include "vm/opcodes/opcodes.h"
+
+namespace picklevm {
+
+struct Operand {
+  uint64_t u = 0;          // kUInt1/2/4/8
+  int64_t i = 0;           // kInt4
+  double f = 0;            // kFloat8
+  // Counted payloads (strings, bytes, long1/long4 bytes); for line operands
+  // the line including its '\n'.
+  std::string_view bytes;
+  std::string_view line2;  // second line of kStringNlNoescapePair
+};
+
+// Reads the operand of `info` (the opcode byte was already consumed).
+absl::Status DecodeOperand(Reader& reader, const OpcodeInfo& info,
+                           Operand* out);
+
+// Strips the trailing '\n' of a line operand.
+inline std::string_view LineText(std::string_view line) {
+  return line.empty() ? line : line.substr(0, line.size() - 1);
+}
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_DECODE_OPERAND_H_

@@ -1,0 +1,60 @@
+// Byte reader over the input with protocol 4's framing rules, as CPython's
+// pure-Python _Unframer enforces them: a read that starts inside a frame
+// must end inside it, a line must end inside it, and a new FRAME may only
+// begin where the current one ends.  Nothing is copied: reads return views.
+#ifndef PICKLEVM_VM_DECODE_READER_H_
+#define PICKLEVM_VM_DECODE_READER_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace picklevm {
+
+class Reader {
+ public:
+  // `data` is the whole input; reading starts at `start`.
+  explicit Reader(std::string_view data, uint64_t start = 0)
+      : data_(data), pos_(start) {}
+
+  uint64_t pos() const { return pos_; }
+  uint64_t size() const { return data_.size(); }
+  bool AtEnd() const { return pos_ >= data_.size(); }
+  std::string_view data() const { return data_; }
+
+  // The opcode being decoded, named in errors.
+  void SetOpcode(uint64_t offset, int opcode) {
+    op_offset_ = offset;
+    opcode_ = opcode;
+  }
+
+  // Bytes readable by the next read without crossing a frame end.
+  uint64_t Available() const;
+
+  // Reads exactly n bytes.  The one place every length prefix is checked
+  // against what is left, before anything depends on it.
+  absl::Status Read(uint64_t n, std::string_view* out);
+  // Reads through the next '\n'; *line includes the '\n'.
+  absl::Status ReadLine(std::string_view* line);
+  // FRAME's operand was read: start a frame of `length` bytes here.
+  absl::Status BeginFrame(uint64_t length);
+
+  absl::Status Error(int code, std::string_view reason) const;
+
+ private:
+  void LeaveFinishedFrame() {
+    if (in_frame_ && pos_ == frame_end_) in_frame_ = false;
+  }
+
+  std::string_view data_;
+  uint64_t pos_;
+  bool in_frame_ = false;
+  uint64_t frame_end_ = 0;
+  uint64_t op_offset_ = 0;
+  int opcode_ = -1;
+};
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_DECODE_READER_H_

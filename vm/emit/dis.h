@@ -1,0 +1,30 @@
+// The disassembler: one line per opcode exactly as `python -m pickletools`
+// prints it (offset, opcode byte, MARK indentation, name, operand repr,
+// "(MARK at N)", "(as N)"), then the highest protocol line.  It reads the
+// stream with the same operand decoder as the machine, so what it shows is
+// what the machine runs; it stops at STOP or the first malformed byte.
+#ifndef PICKLEVM_VM_EMIT_DIS_H_
+#define PICKLEVM_VM_EMIT_DIS_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "vm/emit/json.h"
+
+namespace picklevm {
+
+struct DisOptions {
+  int indent = 4;                  // blanks per open MARK
+  uint64_t max_int_digits = 4300;  // longer ints print as <int of N bytes>
+};
+
+// Disassembles the pickle at `start`.  Lines already decoded stay in *out
+// when an error is returned.  *end is set past STOP on success.
+absl::Status Disassemble(std::string_view input, uint64_t start,
+                         const DisOptions& options, OutBuffer* out,
+                         uint64_t* end);
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_EMIT_DIS_H_

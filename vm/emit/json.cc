@@ -1,0 +1,510 @@
+#include "vm/emit/json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "vm/base/strcat.h"
+#include "vm/base/error.h"
+#include "vm/graph/walk.h"
+#include "vm/text/strings.h"
+
+namespace picklevm {
+namespace {
+
+// The children of a node in value positions, indexable so the traversals
+// can keep (node, index) frames instead of recursing.
+struct RecordLayout {
+  uint32_t callable, args, kwargs, state, items, dictitems;  // counts
+  explicit RecordLayout(const Node* n) {
+    const Record* r = n->a.rec;
+    callable = (n->kind == Kind::kCall &&
+                r->callable->kind != Kind::kGlobal) ? 1 : 0;
+    args = r->args.size;
+    kwargs = r->kwargs ? r->kwargs->a.dict->entries.size : 0;
+    state = r->state ? 1 : 0;
+    items = r->items.size;
+    dictitems = r->dictitems.entries.size * 2;
+  }
+  uint32_t total() const {
+    return callable + args + kwargs + state + items + dictitems;
+  }
+};
+
+uint32_t ChildCount(const Node* n) {
+  switch (n->kind) {
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kSlice:
+      return n->b.v.size;
+    case Kind::kDict:
+      return n->a.dict->entries.size * 2;
+    case Kind::kSet:
+    case Kind::kFrozenSet:
+      return n->a.set->items.size;
+    case Kind::kObject:
+    case Kind::kCall:
+      return RecordLayout(n).total();
+    case Kind::kPersId:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+Node* ChildAt(const Node* n, uint32_t i) {
+  switch (n->kind) {
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kSlice:
+      return n->a.items[i];
+    case Kind::kDict: {
+      const Entry& e = n->a.dict->entries[i / 2];
+      return i % 2 ? e.value : e.key;
+    }
+    case Kind::kSet:
+    case Kind::kFrozenSet:
+      return n->a.set->items[i];
+    case Kind::kObject:
+    case Kind::kCall: {
+      RecordLayout l(n);
+      const Record* r = n->a.rec;
+      if (i < l.callable) return r->callable;
+      i -= l.callable;
+      if (i < l.args) return r->args[i];
+      i -= l.args;
+      if (i < l.kwargs) return r->kwargs->a.dict->entries[i].value;
+      i -= l.kwargs;
+      if (i < l.state) return r->state;
+      i -= l.state;
+      if (i < l.items) return r->items[i];
+      i -= l.items;
+      const Entry& e = r->dictitems.entries[i / 2];
+      return i % 2 ? e.value : e.key;
+    }
+    case Kind::kPersId:
+      return n->a.target;
+    default:
+      return nullptr;
+  }
+}
+
+// A dict is a JSON object when every key is a str written as a JSON string
+// that does not start with '$'.
+bool PlainDict(const DictBody* d) {
+  for (const Entry& e : d->entries) {
+    if (e.key->kind != Kind::kStr || e.key->has_surrogates()) return false;
+    std::string_view k = e.key->str();
+    if (!k.empty() && k[0] == '$') return false;
+  }
+  return true;
+}
+
+void AppendBase64(std::string_view data, std::string* out) {
+  out->push_back('"');
+  std::string b64;
+  absl::Base64Escape(ToAbsl(data), &b64);
+  out->append(b64);
+  out->push_back('"');
+}
+
+void AppendStrValue(const Node* n, std::string* out) {
+  if (!n->has_surrogates()) {
+    AppendJsonString(n->str(), out);
+    return;
+  }
+  out->append("{\"$str\":[");
+  std::string_view s = n->str();
+  for (size_t i = 0; i < s.size();) {
+    if (i) out->push_back(',');
+    StrAppend(out, NextCodePoint(s, &i));
+  }
+  out->append("]}");
+}
+
+// Scalars and leaves: written whole.
+void AppendLeaf(const Node* n, std::string* out) {
+  switch (n->kind) {
+    case Kind::kNone:
+      out->append("null");
+      break;
+    case Kind::kBool:
+      out->append(n->a.i ? "true" : "false");
+      break;
+    case Kind::kInt: {
+      int64_t v = n->a.i;
+      constexpr int64_t kLimit = int64_t{1} << 53;
+      if (v > -kLimit && v < kLimit) {
+        StrAppend(out, v);
+      } else {
+        StrAppend(out, "{\"$int\":\"", v, "\"}");
+      }
+      break;
+    }
+    case Kind::kBigInt:
+      StrAppend(out, "{\"$int\":\"", n->str(), "\"}");
+      break;
+    case Kind::kFloat:
+      AppendFloat(n->a.f, out);
+      break;
+    case Kind::kComplex:
+      out->append("{\"$complex\":[");
+      AppendFloat(n->a.f, out);
+      out->push_back(',');
+      AppendFloat(n->b.f, out);
+      out->append("]}");
+      break;
+    case Kind::kStr:
+      AppendStrValue(n, out);
+      break;
+    case Kind::kBytes:
+      out->append("{\"$bytes\":");
+      AppendBase64(n->str(), out);
+      out->push_back('}');
+      break;
+    case Kind::kByteArray:
+      out->append("{\"$bytearray\":");
+      AppendBase64(n->str(), out);
+      out->push_back('}');
+      break;
+    case Kind::kGlobal:
+      out->append("{\"$global\":");
+      AppendJsonString(n->a.global->joined, out);
+      out->push_back('}');
+      break;
+    case Kind::kExt:
+      StrAppend(out, "{\"$ext\":", n->a.i, "}");
+      break;
+    default:
+      break;
+  }
+}
+
+// Containers get a frame; everything else is written whole.
+bool IsLeaf(const Node* n) {
+  switch (n->kind) {
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kDict:
+    case Kind::kSet:
+    case Kind::kFrozenSet:
+    case Kind::kSlice:
+    case Kind::kObject:
+    case Kind::kCall:
+    case Kind::kPersId:
+      return false;
+    default:
+      return true;
+  }
+}
+
+void AppendVia(const Record* r, std::string* out) {
+  out->append(r->via == Via::kNew ? "\"new\"" : "\"call\"");
+}
+
+// Writes the literal text due before step `s` of a container's encoding and
+// returns the child to write at that step, or nullptr after writing the
+// closing text.  Steps run 0..ChildCount(n).
+Node* EmitStep(const Node* n, uint32_t s, bool plain_dict, std::string* out) {
+  switch (n->kind) {
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kSet:
+    case Kind::kFrozenSet:
+    case Kind::kSlice: {
+      const char* open = n->kind == Kind::kList        ? "["
+                         : n->kind == Kind::kTuple     ? "{\"$tuple\":["
+                         : n->kind == Kind::kSet       ? "{\"$set\":["
+                         : n->kind == Kind::kFrozenSet ? "{\"$frozenset\":["
+                                                       : "{\"$slice\":[";
+      uint32_t size = ChildCount(n);
+      if (s == 0) out->append(open);
+      if (s < size) {
+        if (s) out->push_back(',');
+        return ChildAt(n, s);
+      }
+      out->append(n->kind == Kind::kList ? "]" : "]}");
+      return nullptr;
+    }
+    case Kind::kDict: {
+      uint32_t entries = n->a.dict->entries.size;
+      if (plain_dict) {
+        // Object form: keys are written as text, values as children.
+        if (s < entries) {
+          out->push_back(s == 0 ? '{' : ',');
+          AppendJsonString(n->a.dict->entries[s].key->str(), out);
+          out->push_back(':');
+          return n->a.dict->entries[s].value;
+        }
+        out->append(entries == 0 ? "{}" : "}");
+        return nullptr;
+      }
+      if (s < entries * 2) {
+        if (s % 2 == 0) {
+          out->append(s == 0 ? "{\"$dict\":[[" : "],[");
+        } else {
+          out->push_back(',');
+        }
+        return ChildAt(n, s);
+      }
+      out->append(entries == 0 ? "{\"$dict\":[]}" : "]]}");
+      return nullptr;
+    }
+    case Kind::kPersId:
+      if (s == 0) {
+        out->append("{\"$persid\":");
+        return n->a.target;
+      }
+      out->push_back('}');
+      return nullptr;
+    case Kind::kObject:
+    case Kind::kCall: {
+      const Record* r = n->a.rec;
+      RecordLayout l(n);
+      bool is_call = n->kind == Kind::kCall;
+      uint32_t i = s;
+      if (s == 0) {
+        out->append(is_call ? "{\"$call\":{\"callable\":"
+                            : "{\"$object\":{\"class\":");
+        if (l.callable) return r->callable;
+      }
+      if (s == 0 || (l.callable && s == 1)) {
+        if (r->callable->kind == Kind::kGlobal) {
+          AppendJsonString(r->callable->a.global->joined, out);
+        }
+        if (!is_call) {
+          out->append(",\"via\":");
+          AppendVia(r, out);
+        }
+      }
+      i -= l.callable;
+      // args: always present for $call, omitted when empty for $object.
+      if (i < l.args) {
+        out->append(i == 0 ? ",\"args\":[" : ",");
+        return r->args[i];
+      }
+      if (i == l.args && (l.args || is_call)) {
+        out->append(l.args ? "]" : ",\"args\":[]");
+      }
+      i -= l.args;
+      if (i < l.kwargs) {
+        out->append(i == 0 ? ",\"kwargs\":{" : ",");
+        AppendJsonString(r->kwargs->a.dict->entries[i].key->str(), out);
+        out->push_back(':');
+        return r->kwargs->a.dict->entries[i].value;
+      }
+      if (i == l.kwargs && (l.kwargs || is_call)) {
+        out->append(l.kwargs ? "}" : ",\"kwargs\":{}");
+      }
+      i -= l.kwargs;
+      if (i < l.state) {
+        out->append(",\"state\":");
+        return r->state;
+      }
+      i -= l.state;
+      if (i < l.items) {
+        out->append(i == 0 ? ",\"items\":[" : ",");
+        return r->items[i];
+      }
+      if (i == l.items && l.items) out->push_back(']');
+      i -= l.items;
+      if (i < l.dictitems) {
+        if (i % 2 == 0) {
+          out->append(i == 0 ? ",\"dictitems\":[[" : "],[");
+        } else {
+          out->push_back(',');
+        }
+        const Entry& e = r->dictitems.entries[i / 2];
+        return i % 2 ? e.value : e.key;
+      }
+      if (l.dictitems) out->append("]]");
+      if (is_call) StrAppend(out, ",\"offset\":", r->offset);
+      out->append("}}");
+      return nullptr;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string FloatRepr(double d) {
+  if (std::isnan(d)) return "nan";
+  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, d,
+                           std::chars_format::scientific);
+  std::string_view sci(buf, res.ptr - buf);  // [-]d[.ddd]e(+|-)XX
+  bool negative = sci[0] == '-';
+  if (negative) sci.remove_prefix(1);
+  size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (c != '.') digits.push_back(c);
+  }
+  int exp10 = 0;
+  std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1),
+                  sci.data() + sci.size(), exp10);
+  int decpt = exp10 + 1;  // value = 0.DIGITS * 10^decpt
+  std::string out = negative ? "-" : "";
+  if (decpt > -4 && decpt <= 16) {
+    // Python repr's fixed notation.
+    int n = static_cast<int>(digits.size());
+    if (decpt <= 0) {
+      out += "0.";
+      out.append(-decpt, '0');
+      out += digits;
+    } else if (decpt >= n) {
+      out += digits;
+      out.append(decpt - n, '0');
+      out += ".0";
+    } else {
+      out += digits.substr(0, decpt);
+      out += '.';
+      out += digits.substr(decpt);
+    }
+  } else {
+    out += digits[0];
+    if (digits.size() > 1) {
+      out += '.';
+      out += digits.substr(1);
+    }
+    int x = decpt - 1;
+    out += x < 0 ? "e-" : "e+";
+    if (std::abs(x) < 10) out += '0';
+    out += std::to_string(std::abs(x));
+  }
+  return out;
+}
+
+void AppendFloat(double d, std::string* out) {
+  if (std::isnan(d)) {
+    out->append("{\"$float\":\"nan\"}");
+  } else if (std::isinf(d)) {
+    out->append(d > 0 ? "{\"$float\":\"inf\"}" : "{\"$float\":\"-inf\"}");
+  } else {
+    out->append(FloatRepr(d));
+  }
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default: {
+        char buf[8];
+        snprintf(buf, sizeof buf, "\\u%04x", c);
+        out->append(buf);
+      }
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
+                                  uint64_t max_depth) {
+  struct Frame {
+    Node* node;
+    uint32_t next;
+    uint32_t count;
+  };
+  std::vector<Frame> stack;
+  for (Node* root : roots) {
+    auto visit = [&](Node* n) -> bool {  // true: descend
+      if (n->emit_refs < 2) ++n->emit_refs;
+      if (n->emit_refs > 1) return false;
+      seen_.push_back(n);
+      return true;
+    };
+    if (!visit(root)) continue;
+    stack.push_back({root, 0, ChildCount(root)});
+    while (!stack.empty()) {
+      if (stack.size() > max_depth) {
+        return MakeError(ErrorCode::kLimit, -1, -1,
+                         StrCat("graph nesting exceeds --max-depth (",
+                                      max_depth, ")"));
+      }
+      Frame& f = stack.back();
+      if (f.next == f.count) {
+        stack.pop_back();
+        continue;
+      }
+      Node* c = ChildAt(f.node, f.next++);
+      if (visit(c)) stack.push_back({c, 0, ChildCount(c)});
+    }
+  }
+  return absl::OkStatus();
+}
+
+void JsonEncoder::Write(Node* root, OutBuffer* out) {
+  struct Frame {
+    Node* node;
+    uint32_t step;
+    bool wrapped;
+    bool plain_dict;
+  };
+  std::vector<Frame> stack;
+  std::string* s = &out->data;
+  // Writes the start of a value; returns true when it needs a frame.
+  auto begin = [&](Node* n) {
+    if (IsWrappable(n) && n->emit_refs >= 2) {
+      if (n->emit_id) {
+        StrAppend(s, "{\"$ref\":", n->emit_id - 1, "}");
+        return;
+      }
+      n->emit_id = ++next_id_;
+      StrAppend(s, "{\"$id\":", n->emit_id - 1, ",\"$value\":");
+      if (IsLeaf(n)) {
+        AppendLeaf(n, s);
+        s->push_back('}');
+        return;
+      }
+      stack.push_back({n, 0, true, n->kind == Kind::kDict &&
+                                       PlainDict(n->a.dict)});
+      return;
+    }
+    if (IsLeaf(n)) {
+      AppendLeaf(n, s);
+      return;
+    }
+    stack.push_back({n, 0, false,
+                     n->kind == Kind::kDict && PlainDict(n->a.dict)});
+  };
+  begin(root);
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    Node* child = EmitStep(f.node, f.step++, f.plain_dict, s);
+    if (child == nullptr) {
+      if (f.wrapped) s->push_back('}');
+      stack.pop_back();
+      out->MaybeFlush();
+      continue;
+    }
+    begin(child);
+    out->MaybeFlush();
+  }
+}
+
+JsonEncoder::~JsonEncoder() {
+  for (Node* n : seen_) {
+    n->emit_refs = 0;
+    n->emit_id = 0;
+  }
+}
+
+}  // namespace picklevm

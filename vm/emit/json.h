@@ -1,0 +1,64 @@
+// The picklevm-graph/1 value encoding (shared/spec/graph-json.md).
+//
+// Two iterative passes over the graph, no recursion: the first walks the
+// value positions in document order, counts how often each value is reached
+// (to know which get {"$id"} wrappers) and measures the nesting depth; the
+// second writes.  Output goes through a buffer that the caller may flush as
+// it fills, so a large graph is never held twice in memory.
+#ifndef PICKLEVM_VM_EMIT_JSON_H_
+#define PICKLEVM_VM_EMIT_JSON_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "vm/graph/node.h"
+
+namespace picklevm {
+
+// Accumulates output; calls `flush` (if set) whenever 1 MiB has gathered.
+struct OutBuffer {
+  std::string data;
+  std::function<void(std::string_view)> flush;
+  void MaybeFlush() {
+    if (flush && data.size() >= (1u << 20)) {
+      flush(data);
+      data.clear();
+    }
+  }
+  void Finish() {
+    if (flush && !data.empty()) {
+      flush(data);
+      data.clear();
+    }
+  }
+};
+
+class JsonEncoder {
+ public:
+  // Pass 1 over the values reachable from `roots` (encoded later in that
+  // order, sharing one $id numbering).  Fails with kLimit when the nesting
+  // exceeds max_depth.
+  absl::Status Prepare(const std::vector<Node*>& roots, uint64_t max_depth);
+  // Pass 2: appends the encoding of one prepared root.
+  void Write(Node* root, OutBuffer* out);
+  // Clears the scratch fields of every prepared node.
+  ~JsonEncoder();
+
+ private:
+  std::vector<Node*> seen_;
+  uint32_t next_id_ = 0;
+};
+
+// JSON text helpers shared by the emitters.
+void AppendJsonString(std::string_view utf8, std::string* out);
+void AppendFloat(double d, std::string* out);  // number or {"$float": ...}
+// Python's repr() of a float ("1.0", "1e-05", "inf", "nan").
+std::string FloatRepr(double d);
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_EMIT_JSON_H_

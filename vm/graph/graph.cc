@@ -1,0 +1,437 @@
+#include "vm/graph/graph.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "vm/text/bigint.h"
+
+namespace picklevm {
+namespace {
+
+// Below this many entries a dict or set is searched linearly.
+constexpr uint32_t kLinearLimit = 8;
+
+void AppendRaw(std::string* s, const void* p, size_t n) {
+  s->append(static_cast<const char*>(p), n);
+}
+
+}  // namespace
+
+std::string_view KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kNone: return "NoneType";
+    case Kind::kBool: return "bool";
+    case Kind::kInt:
+    case Kind::kBigInt: return "int";
+    case Kind::kFloat: return "float";
+    case Kind::kComplex: return "complex";
+    case Kind::kStr: return "str";
+    case Kind::kBytes: return "bytes";
+    case Kind::kByteArray: return "bytearray";
+    case Kind::kList: return "list";
+    case Kind::kTuple: return "tuple";
+    case Kind::kDict: return "dict";
+    case Kind::kSet: return "set";
+    case Kind::kFrozenSet: return "frozenset";
+    case Kind::kSlice: return "slice";
+    case Kind::kGlobal: return "global";
+    case Kind::kObject: return "object";
+    case Kind::kCall: return "call result";
+    case Kind::kPersId: return "persistent object";
+    case Kind::kExt: return "extension object";
+  }
+  return "?";
+}
+
+Graph::Graph(uint64_t max_nodes) : max_nodes_(max_nodes) {
+  true_.a.i = 1;
+  false_.a.i = 0;
+}
+
+Node* Graph::Alloc(Kind kind) {
+  if (node_count_ >= max_nodes_) return nullptr;
+  ++node_count_;
+  return arena_.New<Node>(kind);
+}
+
+Node* Graph::NewInt(int64_t v) {
+  Node* n = Alloc(Kind::kInt);
+  if (n) n->a.i = v;
+  return n;
+}
+
+Node* Graph::NewBigInt(std::string_view decimal) {
+  Node* n = Alloc(Kind::kBigInt);
+  if (!n) return n;
+  std::string_view s = arena_.CopyString(decimal);
+  n->a.p = s.data();
+  n->b.n = s.size();
+  return n;
+}
+
+Node* Graph::NewFloat(double v) {
+  Node* n = Alloc(Kind::kFloat);
+  if (n) n->a.f = v;
+  return n;
+}
+
+Node* Graph::NewComplex(double re, double im) {
+  Node* n = Alloc(Kind::kComplex);
+  if (!n) return n;
+  n->a.f = re;
+  n->b.f = im;
+  return n;
+}
+
+Node* Graph::NewStr(std::string_view text, bool has_surrogates, bool copy) {
+  Node* n = Alloc(Kind::kStr);
+  if (!n) return n;
+  if (copy) text = arena_.CopyString(text);
+  n->a.p = text.data();
+  n->b.n = text.size();
+  if (has_surrogates) n->flags |= kHasSurrogates;
+  return n;
+}
+
+Node* Graph::NewBytes(Kind kind, std::string_view data, bool copy) {
+  Node* n = Alloc(kind);
+  if (!n) return n;
+  if (copy) data = arena_.CopyString(data);
+  n->a.p = data.data();
+  n->b.n = data.size();
+  return n;
+}
+
+Node* Graph::NewList() { return Alloc(Kind::kList); }
+
+Node* Graph::NewSeq(Kind kind, absl::Span<Node* const> items) {
+  if (items.size() > UINT32_MAX) return nullptr;
+  Node* n = Alloc(kind);
+  if (!n || items.empty()) return n;
+  Node** data = arena_.NewArray<Node*>(items.size());
+  std::memcpy(data, items.data(), items.size() * sizeof(Node*));
+  n->a.items = data;
+  n->b.v.size = n->b.v.capacity = static_cast<uint32_t>(items.size());
+  return n;
+}
+
+Node* Graph::NewDict() {
+  Node* n = Alloc(Kind::kDict);
+  if (n) n->a.dict = arena_.New<DictBody>();
+  return n;
+}
+
+Node* Graph::NewSet(Kind kind) {
+  Node* n = Alloc(kind);
+  if (n) n->a.set = arena_.New<SetBody>();
+  return n;
+}
+
+Node* Graph::NewSlice(Node* start, Node* stop, Node* step) {
+  Node* n = Alloc(Kind::kSlice);
+  if (!n) return n;
+  Node** data = arena_.NewArray<Node*>(3);
+  data[0] = start;
+  data[1] = stop;
+  data[2] = step;
+  n->a.items = data;
+  n->b.v.size = n->b.v.capacity = 3;
+  return n;
+}
+
+Node* Graph::NewGlobal(std::string_view module, std::string_view qualname,
+                       uint64_t offset) {
+  Node* n = Alloc(Kind::kGlobal);
+  if (!n) return n;
+  auto* g = arena_.New<GlobalName>();
+  std::string joined;
+  joined.reserve(module.size() + qualname.size() + 1);
+  joined.append(module).append(":").append(qualname);
+  g->joined = arena_.CopyString(joined);
+  g->module = g->joined.substr(0, module.size());
+  g->qualname = g->joined.substr(module.size() + 1);
+  n->a.global = g;
+  n->b.offset = offset;
+  return n;
+}
+
+Node* Graph::NewRecord(Kind kind, Node* callable, uint64_t offset) {
+  Node* n = Alloc(kind);
+  if (!n) return n;
+  Record* r = arena_.New<Record>();
+  r->callable = callable;
+  r->offset = offset;
+  n->a.rec = r;
+  return n;
+}
+
+Node* Graph::NewPersId(Node* pid) {
+  Node* n = Alloc(Kind::kPersId);
+  if (n) n->a.target = pid;
+  return n;
+}
+
+Node* Graph::NewExt(int64_t code) {
+  Node* n = Alloc(Kind::kExt);
+  if (n) n->a.i = code;
+  return n;
+}
+
+GraphErr Graph::ListAppend(Node* list, Node* item) {
+  return ListExtend(list, absl::MakeConstSpan(&item, 1));
+}
+
+GraphErr Graph::ListExtend(Node* list, absl::Span<Node* const> items) {
+  ArenaVec<Node*> v{list->a.items, list->b.v.size, list->b.v.capacity};
+  if (!v.append(arena_, items.data(), items.size())) return GraphErr::kTooLarge;
+  list->a.items = v.data;
+  list->b.v.size = v.size;
+  list->b.v.capacity = v.capacity;
+  return GraphErr::kOk;
+}
+
+GraphErr Graph::RecordArgs(Record* rec, absl::Span<Node* const> args) {
+  return rec->args.append(arena_, args.data(), args.size())
+             ? GraphErr::kOk
+             : GraphErr::kTooLarge;
+}
+
+uint32_t Graph::Intern(const std::string& key) {
+  auto [it, inserted] = canon_table_.try_emplace(key, next_id_);
+  if (inserted) ++next_id_;
+  return it->second;
+}
+
+GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
+  scratch_.clear();
+  auto integral = [&](double d) {
+    // An integral double equals the int of the same value.
+    if (std::fabs(d) < 9223372036854775808.0) {
+      int64_t v = static_cast<int64_t>(d);
+      scratch_.push_back('i');
+      AppendRaw(&scratch_, &v, sizeof v);
+    } else {
+      scratch_.push_back('I');
+      scratch_ += IntegralDoubleToDecimal(d);
+    }
+  };
+  auto real = [&](double d) -> bool {  // false: identity (nan)
+    if (std::isnan(d)) return false;
+    if (std::isfinite(d) && d == std::floor(d)) {
+      integral(d);
+    } else {
+      scratch_.push_back('f');
+      AppendRaw(&scratch_, &d, sizeof d);
+    }
+    return true;
+  };
+  switch (n->kind) {
+    case Kind::kNone:
+      scratch_ = "N";
+      break;
+    case Kind::kBool:
+    case Kind::kInt: {
+      int64_t v = n->a.i;
+      scratch_.push_back('i');
+      AppendRaw(&scratch_, &v, sizeof v);
+      break;
+    }
+    case Kind::kBigInt:
+      scratch_.push_back('I');
+      scratch_.append(n->str());
+      break;
+    case Kind::kFloat:
+      if (!real(n->a.f)) {
+        *id = n->canon = FreshId();
+        return GraphErr::kOk;
+      }
+      break;
+    case Kind::kComplex: {
+      double re = n->a.f, im = n->b.f;
+      if (std::isnan(re) || std::isnan(im)) {
+        *id = n->canon = FreshId();
+        return GraphErr::kOk;
+      }
+      if (im == 0) {
+        real(re);
+      } else {
+        if (re == 0) re = 0.0;  // -0.0 == 0.0
+        scratch_.push_back('c');
+        AppendRaw(&scratch_, &re, sizeof re);
+        AppendRaw(&scratch_, &im, sizeof im);
+      }
+      break;
+    }
+    case Kind::kStr:
+      scratch_.push_back('s');
+      scratch_.append(n->str());
+      break;
+    case Kind::kBytes:
+      scratch_.push_back('b');
+      scratch_.append(n->str());
+      break;
+    case Kind::kGlobal:
+      scratch_.push_back('g');
+      scratch_.append(n->a.global->joined);
+      break;
+    case Kind::kObject:
+    case Kind::kCall:
+    case Kind::kPersId:
+    case Kind::kExt:
+      *id = n->canon = FreshId();  // default object.__hash__: identity
+      return GraphErr::kOk;
+    default:
+      *culprit = n;
+      return GraphErr::kUnhashable;
+  }
+  *id = n->canon = Intern(scratch_);
+  return GraphErr::kOk;
+}
+
+GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
+  if (node->canon) {
+    *id = node->canon;
+    return GraphErr::kOk;
+  }
+  if (node->kind != Kind::kTuple && node->kind != Kind::kFrozenSet) {
+    return LeafCanon(node, id, culprit);
+  }
+  // Post-order over tuples and frozensets with an explicit stack: a node is
+  // finished once all its children have ids.  Each node is finished once, so
+  // shared sub-keys are not re-walked.
+  canon_stack_.clear();
+  canon_stack_.push_back(node);
+  while (!canon_stack_.empty()) {
+    Node* t = canon_stack_.back();
+    if (t->canon) {
+      canon_stack_.pop_back();
+      continue;
+    }
+    if (t->kind != Kind::kTuple && t->kind != Kind::kFrozenSet) {
+      uint32_t ignored;
+      GraphErr e = LeafCanon(t, &ignored, culprit);
+      if (e != GraphErr::kOk) return e;
+      canon_stack_.pop_back();
+      continue;
+    }
+    Node* const* kids;
+    uint32_t count;
+    if (t->kind == Kind::kTuple) {
+      kids = t->a.items;
+      count = t->b.v.size;
+    } else {
+      kids = t->a.set->items.data;
+      count = t->a.set->items.size;
+    }
+    bool ready = true;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (!kids[i]->canon) {
+        ready = false;
+        canon_stack_.push_back(kids[i]);
+      }
+    }
+    if (!ready) continue;
+    id_scratch_.assign(count, 0);
+    for (uint32_t i = 0; i < count; ++i) id_scratch_[i] = kids[i]->canon;
+    if (t->kind == Kind::kFrozenSet) {
+      std::sort(id_scratch_.begin(), id_scratch_.end());
+    }
+    scratch_.clear();
+    scratch_.push_back(t->kind == Kind::kTuple ? 'T' : 'Z');
+    AppendRaw(&scratch_, id_scratch_.data(), count * sizeof(uint32_t));
+    t->canon = Intern(scratch_);
+    canon_stack_.pop_back();
+  }
+  *id = node->canon;
+  return GraphErr::kOk;
+}
+
+template <typename Body, typename KeyOf>
+int64_t Graph::Find(Body* body, uint32_t canon, uint32_t size,
+                    KeyOf key_of) {
+  KeyIndex& index = body->index;
+  if (index.mask == 0) {
+    for (uint32_t i = 0; i < size; ++i) {
+      if (key_of(i)->canon == canon) return i;
+    }
+    return -1;
+  }
+  uint32_t h = canon * 0x9E3779B1u;
+  for (uint32_t probe = 0;; ++probe) {
+    uint32_t slot = (h + probe) & index.mask;
+    uint32_t e = index.slots[slot];
+    if (e == 0) return -1;
+    if (key_of(e - 1)->canon == canon) return e - 1;
+  }
+}
+
+template <typename KeyOf>
+void Graph::Reindex(KeyIndex* index, uint32_t size, KeyOf key_of) {
+  uint64_t cap = 16;
+  while (cap < uint64_t{size} * 4) cap *= 2;
+  index->slots = arena_.NewArray<uint32_t>(cap);
+  std::memset(index->slots, 0, cap * sizeof(uint32_t));
+  index->mask = static_cast<uint32_t>(cap - 1);
+  for (uint32_t i = 0; i < size; ++i) {
+    uint32_t h = key_of(i)->canon * 0x9E3779B1u;
+    for (uint32_t probe = 0;; ++probe) {
+      uint32_t slot = (h + probe) & index->mask;
+      if (index->slots[slot] == 0) {
+        index->slots[slot] = i + 1;
+        break;
+      }
+    }
+  }
+}
+
+template <typename KeyOf>
+void Graph::UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of) {
+  // Called after entry size-1 was appended.  Past the linear limit the index
+  // is rebuilt at doubling sizes (amortized O(1)), else the entry is added.
+  if (size <= kLinearLimit) return;
+  if (index->mask == 0 || size * 2 > index->mask) {
+    Reindex(index, size, key_of);
+    return;
+  }
+  uint32_t h = key_of(size - 1)->canon * 0x9E3779B1u;
+  for (uint32_t probe = 0;; ++probe) {
+    uint32_t slot = (h + probe) & index->mask;
+    if (index->slots[slot] == 0) {
+      index->slots[slot] = size;
+      return;
+    }
+  }
+}
+
+GraphErr Graph::DictSet(DictBody* dict, Node* key, Node* value) {
+  uint32_t id;
+  Node* culprit;
+  GraphErr e = Canon(key, &id, &culprit);
+  if (e != GraphErr::kOk) return e;
+  auto key_of = [dict](uint32_t i) { return dict->entries[i].key; };
+  int64_t at = Find(dict, id, dict->entries.size, key_of);
+  if (at >= 0) {
+    dict->entries[at].value = value;
+    return GraphErr::kOk;
+  }
+  if (!dict->entries.push_back(arena_, Entry{key, value})) {
+    return GraphErr::kTooLarge;
+  }
+  UpdateIndex(&dict->index, dict->entries.size, key_of);
+  return GraphErr::kOk;
+}
+
+GraphErr Graph::SetAdd(SetBody* set, Node* item) {
+  uint32_t id;
+  Node* culprit;
+  GraphErr e = Canon(item, &id, &culprit);
+  if (e != GraphErr::kOk) return e;
+  auto key_of = [set](uint32_t i) { return set->items[i]; };
+  if (Find(set, id, set->items.size, key_of) >= 0) return GraphErr::kOk;
+  if (!set->items.push_back(arena_, item)) return GraphErr::kTooLarge;
+  UpdateIndex(&set->index, set->items.size, key_of);
+  return GraphErr::kOk;
+}
+
+}  // namespace picklevm

@@ -1,0 +1,126 @@
+// The inert object graph: what a pickle stream would have built, as data.
+//
+// Nodes are 32 bytes, live in the graph's arena and are never destroyed one
+// by one.  Identity is the stream's: every creating opcode makes a new node;
+// only memo GET and DUP make one node reachable twice.  None/True/False are
+// per-graph singletons (they are never written with $id, so sharing them is
+// invisible).
+#ifndef PICKLEVM_VM_GRAPH_NODE_H_
+#define PICKLEVM_VM_GRAPH_NODE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "vm/base/arena.h"
+
+namespace picklevm {
+
+enum class Kind : uint8_t {
+  kNone, kBool, kInt, kBigInt, kFloat, kComplex, kStr, kBytes, kByteArray,
+  kList, kTuple, kDict, kSet, kFrozenSet, kSlice,
+  kGlobal,   // a name used as a value: {"$global": ...}
+  kObject,   // an admitted instance: {"$object": ...}
+  kCall,     // a recorded call that never happened: {"$call": ...}
+  kPersId,   // {"$persid": value}
+  kExt,      // an extension code in record mode: {"$ext": code}
+};
+
+std::string_view KindName(Kind kind);
+
+struct Node;
+struct DictBody;
+struct Record;
+
+// "module:qualname" with its two parts.
+struct GlobalName {
+  std::string_view module;
+  std::string_view qualname;
+  std::string_view joined;
+};
+
+enum NodeFlags : uint8_t {
+  kHasSurrogates = 1,  // kStr: holds a lone surrogate ($str form)
+};
+
+struct Node {
+  Kind kind;
+  uint8_t flags = 0;
+  uint16_t spare = 0;
+  uint32_t canon = 0;     // canonical-key id once hashed (0: not yet)
+  union {
+    int64_t i;            // kBool (0/1), kInt, kExt
+    double f;             // kFloat, kComplex (real part)
+    const char* p;        // kStr, kBytes, kByteArray, kBigInt (decimal text)
+    Node** items;         // kList, kTuple, kSlice (3 items)
+    DictBody* dict;       // kDict
+    struct SetBody* set;  // kSet, kFrozenSet
+    Record* rec;          // kObject, kCall
+    const GlobalName* global;
+    Node* target;         // kPersId
+  } a;
+  union {
+    uint64_t n;           // byte length of p
+    double f;             // kComplex imaginary part
+    struct {
+      uint32_t size;      // kList/kTuple element count
+      uint32_t capacity;
+    } v;
+    uint64_t offset;      // kGlobal: offset of the opcode that named it
+  } b;
+  // Scratch for the emitters (one traversal at a time).
+  uint32_t emit_refs = 0;
+  uint32_t emit_id = 0;
+
+  explicit Node(Kind k) : kind(k) { a.i = 0; b.n = 0; }
+
+  std::string_view str() const { return std::string_view(a.p, b.n); }
+  bool has_surrogates() const { return flags & kHasSurrogates; }
+  // Sequence view for lists and tuples.
+  uint32_t size() const { return b.v.size; }
+  Node* at(uint32_t i) const { return a.items[i]; }
+};
+
+static_assert(sizeof(Node) == 32, "nodes stay compact");
+
+// A hash index over canonical-key ids, used by dicts and sets once they pass
+// kLinearLimit entries (below that a linear scan is faster).
+struct KeyIndex {
+  uint32_t* slots = nullptr;  // entry index + 1, 0 = empty
+  uint32_t mask = 0;          // capacity - 1 (a power of two), 0 = no index
+};
+
+struct Entry {
+  Node* key;
+  Node* value;
+};
+
+struct DictBody {
+  ArenaVec<Entry> entries;
+  KeyIndex index;
+};
+
+struct SetBody {
+  ArenaVec<Node*> items;
+  KeyIndex index;
+};
+
+enum class Via : uint8_t { kNew, kCall };
+
+// An instance ($object) or a recorded call ($call).
+struct Record {
+  Node* callable = nullptr;  // usually a kGlobal; in record mode any value
+  ArenaVec<Node*> args;
+  Node* kwargs = nullptr;    // a kDict or nullptr
+  Node* state = nullptr;     // BUILD argument (nullptr: no BUILD)
+  ArenaVec<Node*> items;     // APPEND(S)
+  DictBody dictitems;        // SETITEM(S)
+  uint64_t offset = 0;       // the opcode that made the call
+  Via via = Via::kCall;
+  uint8_t builds = 0;        // BUILDs applied so far
+  uint8_t opcode = 0;        // REDUCE, NEWOBJ, ...
+};
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_GRAPH_NODE_H_

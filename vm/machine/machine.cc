@@ -1,0 +1,1233 @@
+#include "vm/machine/machine.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "vm/base/strcat.h"
+#include "absl/strings/match.h"
+#include "vm/base/error.h"
+#include "vm/builders/builtins.h"
+#include "vm/decode/operand.h"
+#include "vm/decode/reader.h"
+#include "vm/graph/walk.h"
+#include "vm/opcodes/opcodes.h"
+#include "vm/text/numbers.h"
+#include "vm/text/strings.h"
+
+namespace picklevm {
+namespace {
+
+struct CompatName {
+  const char* module;
+  const char* name;
+  const char* new_module;
+  const char* new_name;
+};
+struct CompatModule {
+  const char* module;
+  const char* new_module;
+};
+#include "vm/machine/compat_names.inc"
+
+// Node::spare bits the machine uses on kGlobal nodes.
+constexpr uint16_t kGlobalConsumed = 1;  // used as a callable or class
+
+bool IsDataKind(Kind k) {
+  switch (k) {
+    case Kind::kGlobal:
+    case Kind::kObject:
+    case Kind::kCall:
+    case Kind::kPersId:
+    case Kind::kExt:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      StrAppend(&out, "\\x", absl::Hex(static_cast<unsigned char>(c),
+                                              absl::kZeroPad2));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('\'');
+  return out;
+}
+
+class Machine {
+ public:
+  Machine(std::string_view input, uint64_t start, const MachineOptions& o,
+          Graph* graph, RunResult* result)
+      : reader_(input, start),
+        opts_(o),
+        policy_(o.policy ? *o.policy : BuiltinPolicy()),
+        strict_(o.mode == Mode::kStrict),
+        g_(*graph),
+        out_(*result) {}
+
+  absl::Status Run();
+
+ private:
+  // ---- errors -------------------------------------------------------------
+  absl::Status Err(ErrorCode code, std::string_view reason) const {
+    return MakeError(code, op_offset_, opcode_, reason);
+  }
+  absl::Status NodeLimit() const {
+    return Err(ErrorCode::kLimit,
+               StrCat("graph exceeds --max-nodes (", g_.max_nodes(),
+                            ")"));
+  }
+  absl::Status FromGraphErr(GraphErr e, Node* culprit) const {
+    switch (e) {
+      case GraphErr::kOk: return absl::OkStatus();
+      case GraphErr::kUnhashable:
+        return Err(ErrorCode::kUnhashable,
+                   StrCat("unhashable type: '",
+                                culprit ? KindName(culprit->kind) : "?",
+                                "'"));
+      case GraphErr::kNodeLimit: return NodeLimit();
+      case GraphErr::kTooLarge:
+        return Err(ErrorCode::kLimit, "container exceeds 2^32-1 items");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Underflow() const {
+    return Err(ErrorCode::kStackUnderflow,
+               marks_.empty() ? "unpickling stack underflow"
+                              : "unexpected MARK found");
+  }
+
+  // ---- the two stacks, with the top MARK as a fence -----------------------
+  absl::Status Push(Node* n) {
+    if (n == nullptr) return NodeLimit();
+    if (stack_.size() + marks_.size() >= opts_.limits.max_stack) {
+      return Err(ErrorCode::kLimit,
+                 StrCat("stack exceeds --max-stack (",
+                              opts_.limits.max_stack, ")"));
+    }
+    stack_.push_back(n);
+    return absl::OkStatus();
+  }
+  size_t Fence() const { return marks_.empty() ? 0 : marks_.back(); }
+  // Items above the fence.
+  size_t Above() const { return stack_.size() - Fence(); }
+  absl::Status Pop(Node** out) {
+    if (Above() == 0) return Underflow();
+    *out = stack_.back();
+    stack_.pop_back();
+    return absl::OkStatus();
+  }
+  absl::Status Top(Node** out) {
+    if (Above() == 0) return Underflow();
+    *out = stack_.back();
+    return absl::OkStatus();
+  }
+  // CPython's marker(): pops the top MARK and returns its stack position.
+  absl::Status PopMark(size_t* mark) {
+    if (marks_.empty()) return Err(ErrorCode::kNoMark, "could not find MARK");
+    *mark = marks_.back();
+    marks_.pop_back();
+    return absl::OkStatus();
+  }
+  absl::Span<Node* const> From(size_t at) const {
+    return absl::MakeConstSpan(stack_.data() + at, stack_.size() - at);
+  }
+  void Truncate(size_t at) { stack_.resize(at); }
+
+  // ---- memo ---------------------------------------------------------------
+  absl::Status MemoPut(uint64_t index) {
+    Node* top = nullptr;
+    PVM_RETURN_IF_ERROR(Top(&top));
+    auto [it, inserted] = memo_.try_emplace(index, top);
+    if (!inserted) {
+      it->second = top;
+    } else if (memo_.size() > opts_.limits.max_memo) {
+      return Err(ErrorCode::kLimit,
+                 StrCat("memo exceeds --max-memo (",
+                              opts_.limits.max_memo, ")"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status MemoGet(uint64_t index) {
+    auto it = memo_.find(index);
+    if (it == memo_.end()) {
+      return Err(ErrorCode::kMemo,
+                 StrCat("Memo value not found at index ", index));
+    }
+    return Push(it->second);
+  }
+  absl::Status TextMemoIndex(std::string_view line, uint64_t* index,
+                             bool is_put) {
+    if (line.size() < 2) return Err(ErrorCode::kTruncated, "empty line");
+    PyInt v;
+    if (ParsePythonInt(line, 10, opts_.limits.max_int_digits, &v) !=
+        NumParse::kOk) {
+      return Err(ErrorCode::kBadOperand,
+                 StrCat("invalid memo index ", Quote(LineText(line))));
+    }
+    if (!v.is_small) {
+      return Err(ErrorCode::kMemo, "memo index out of range");
+    }
+    if (v.small < 0) {
+      return Err(is_put ? ErrorCode::kValue : ErrorCode::kMemo,
+                 is_put ? "negative PUT argument"
+                        : StrCat("Memo value not found at index ",
+                                       v.small));
+    }
+    *index = static_cast<uint64_t>(v.small);
+    return absl::OkStatus();
+  }
+
+  // ---- values -------------------------------------------------------------
+  absl::Status PushInt(const PyInt& v) {
+    if (v.is_small) return Push(g_.NewInt(v.small));
+    return Push(g_.NewBigInt(v.decimal));
+  }
+  absl::Status IntDigitsError() const {
+    return Err(ErrorCode::kLimit,
+               StrCat("int exceeds --max-int-digits (",
+                            opts_.limits.max_int_digits, " digits)"));
+  }
+  absl::Status PushAsciiStr(std::string_view bytes, bool copy) {
+    size_t bad;
+    if (!IsAscii(bytes, &bad)) {
+      return Err(ErrorCode::kDecode,
+                 StrCat("'ascii' codec can't decode byte 0x",
+                              absl::Hex(static_cast<uint8_t>(bytes[bad]),
+                                        absl::kZeroPad2),
+                              " in position ", bad));
+    }
+    return Push(g_.NewStr(bytes, false, copy));
+  }
+  absl::Status PushUtf8Str(std::string_view bytes) {
+    Utf8Check c = CheckUtf8(bytes, /*allow_surrogates=*/true);
+    if (!c.valid) {
+      return Err(ErrorCode::kDecode,
+                 StrCat("'utf-8' codec can't decode byte 0x",
+                              absl::Hex(static_cast<uint8_t>(
+                                            bytes[c.error_at]),
+                                        absl::kZeroPad2),
+                              " in position ", c.error_at));
+    }
+    return Push(g_.NewStr(bytes, c.has_surrogates, /*copy=*/false));
+  }
+
+  // ---- globals ------------------------------------------------------------
+  absl::Status DecodeName(std::string_view bytes, std::string* out) {
+    Utf8Check c = CheckUtf8(bytes, /*allow_surrogates=*/false);
+    if (!c.valid) {
+      return Err(ErrorCode::kDecode,
+                 StrCat("global name is not valid UTF-8 at byte ",
+                              c.error_at));
+    }
+    out->assign(bytes);
+    return absl::OkStatus();
+  }
+  absl::Status MakeGlobal(std::string module, std::string name, Node** out);
+
+  // ---- calls --------------------------------------------------------------
+  absl::Status Call(Node* callable, absl::Span<Node* const> args,
+                    Node* kwargs, Use use, Via via, Node** out);
+  absl::Status Instantiate(Node* cls, absl::Span<Node* const> args,
+                           Node* kwargs, Use use, Via via, uint64_t offset,
+                           Node** out);
+  absl::Status CopyregHelper(BuilderId id, Node* helper,
+                             absl::Span<Node* const> args, Node** out);
+  Node* RecordCall(Node* callable, absl::Span<Node* const> args,
+                   Node* kwargs);
+  void LogCall(Node* callable, absl::Span<Node* const> args, Node* kwargs,
+               bool admitted, Node* result, Use use);
+  void AddFinding(const Node* global, Use use, bool allowed,
+               std::string detail = {});
+
+  // ---- opcodes with more than a line of logic ----------------------------
+  absl::Status DoAppends(size_t x);
+  absl::Status DoSetItems(size_t x);
+  absl::Status DoBuild();
+  absl::Status DoStop();
+  absl::Status DoPersId(Node* pid);
+  absl::Status DoExt(int64_t code);
+  absl::Status Step(const OpcodeInfo& info, const Operand& arg, bool* stop);
+  absl::Status CheckReferences();
+
+  Reader reader_;
+  const MachineOptions& opts_;
+  const Policy& policy_;
+  bool strict_;
+  Graph& g_;
+  RunResult& out_;
+
+  std::vector<Node*> stack_;
+  std::vector<size_t> marks_;
+  absl::flat_hash_map<uint64_t, Node*> memo_;
+  std::vector<Node*> globals_;  // record mode: for reference findings
+  size_t next_buffer_ = 0;
+  int proto_ = 0;
+  uint64_t op_offset_ = 0;
+  int opcode_ = -1;
+};
+
+absl::Status Machine::MakeGlobal(std::string module, std::string name,
+                                 Node** out) {
+  if (proto_ < 3) {
+    // CPython's fix_imports: Python 2 names map to their Python 3 homes.
+    bool mapped = false;
+    for (const auto& m : kNameMapping) {
+      if (module == m.module && name == m.name) {
+        module = m.new_module;
+        name = m.new_name;
+        mapped = true;
+        break;
+      }
+    }
+    if (!mapped) {
+      for (const auto& m : kImportMapping) {
+        if (module == m.module) {
+          module = m.new_module;
+          break;
+        }
+      }
+    }
+  }
+  if (module.empty()) return Err(ErrorCode::kValue, "Empty module name");
+  // numpy 2 writes numpy._core; the graph names numpy.core either way.
+  if (module == "numpy._core" || absl::StartsWith(module, "numpy._core.")) {
+    module = "numpy.core" + module.substr(strlen("numpy._core"));
+  }
+  if (proto_ < 4 && name.find('.') != std::string::npos) {
+    // CPython resolves dotted names only from protocol 4 on.
+    if (strict_) {
+      return Err(ErrorCode::kStrict,
+                 StrCat("dotted name ", Quote(name),
+                              " in a protocol ", proto_, " stream"));
+    }
+    out_.warnings.push_back(StrCat("offset ", op_offset_,
+                                         ": dotted name ", Quote(name),
+                                         " below protocol 4"));
+  }
+  Node* g = g_.NewGlobal(module, name, op_offset_);
+  if (g == nullptr) return NodeLimit();
+  if (strict_) {
+    if (!policy_.AdmitsAny(g->a.global->joined)) {
+      return Err(ErrorCode::kRefused,
+                 StrCat("global ", Quote(g->a.global->joined),
+                              " is not admitted by the policy for any use"));
+    }
+  } else {
+    globals_.push_back(g);
+  }
+  *out = g;
+  return absl::OkStatus();
+}
+
+void Machine::AddFinding(const Node* global, Use use, bool allowed,
+                      std::string detail) {
+  if (strict_) return;
+  picklevm::Finding f;
+  f.global = std::string(global->a.global->joined);
+  f.use = std::string(UseName(use));
+  f.offset = op_offset_;
+  f.allowed = allowed;
+  f.detail = std::move(detail);
+  out_.findings.push_back(std::move(f));
+}
+
+void Machine::LogCall(Node* callable, absl::Span<Node* const> args,
+                      Node* kwargs, bool admitted, Node* result, Use use) {
+  if (strict_) return;
+  CallEvent ev;
+  ev.callable = callable;
+  ev.args.assign(args.begin(), args.end());
+  ev.kwargs = kwargs;
+  ev.offset = op_offset_;
+  ev.opcode = static_cast<uint8_t>(opcode_);
+  ev.admitted = admitted;
+  ev.result = result;
+  ev.use = use;
+  out_.calls.push_back(std::move(ev));
+}
+
+Node* Machine::RecordCall(Node* callable, absl::Span<Node* const> args,
+                          Node* kwargs) {
+  Node* n = g_.NewRecord(Kind::kCall, callable, op_offset_);
+  if (n == nullptr) return nullptr;
+  if (g_.RecordArgs(n->a.rec, args) != GraphErr::kOk) return nullptr;
+  n->a.rec->kwargs = kwargs;
+  n->a.rec->opcode = static_cast<uint8_t>(opcode_);
+  return n;
+}
+
+absl::Status Machine::Instantiate(Node* cls, absl::Span<Node* const> args,
+                                  Node* kwargs, Use use, Via via,
+                                  uint64_t offset, Node** out) {
+  (void)offset;
+  cls->spare |= kGlobalConsumed;
+  std::string_view name = cls->a.global->joined;
+  const Rule* rule = policy_.Find(name, use);
+  if (rule == nullptr) {
+    if (strict_) {
+      return Err(ErrorCode::kRefused,
+                 StrCat("global ", Quote(name),
+                              " is not admitted for ", UseName(use)));
+    }
+    AddFinding(cls, use, false);
+    *out = RecordCall(cls, args, kwargs);
+    if (*out == nullptr) return NodeLimit();
+    LogCall(cls, args, kwargs, false, *out, use);
+    return absl::OkStatus();
+  }
+  Node* obj = g_.NewRecord(Kind::kObject, cls, op_offset_);
+  if (obj == nullptr) return NodeLimit();
+  obj->a.rec->via = via;
+  obj->a.rec->kwargs = kwargs;
+  obj->a.rec->opcode = static_cast<uint8_t>(opcode_);
+  PVM_RETURN_IF_ERROR(FromGraphErr(g_.RecordArgs(obj->a.rec, args), nullptr));
+  AddFinding(cls, use, true);
+  LogCall(cls, args, kwargs, true, obj, use);
+  *out = obj;
+  return absl::OkStatus();
+}
+
+absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
+                                    absl::Span<Node* const> args,
+                                    Node** out) {
+  std::string_view helper_name = helper->a.global->joined;
+  auto broken = [&](std::string_view why) -> absl::Status {
+    if (strict_) {
+      return Err(ErrorCode::kRefused,
+                 StrCat("arguments of ", Quote(helper_name),
+                              " break its rule: ", why));
+    }
+    AddFinding(helper, Use::kCall, false, std::string(why));
+    *out = RecordCall(helper, args, nullptr);
+    if (*out == nullptr) return NodeLimit();
+    LogCall(helper, args, nullptr, false, *out, Use::kCall);
+    return absl::OkStatus();
+  };
+  if (args.empty() || args[0]->kind != Kind::kGlobal) {
+    return broken("the first argument must be a class");
+  }
+  Node* cls = args[0];
+  switch (id) {
+    case BuilderId::kReconstructor: {
+      // _reconstructor(cls, base, state), normalized by its base.
+      if (args.size() != 3 || args[1]->kind != Kind::kGlobal) {
+        return broken("expects (cls, base class, state)");
+      }
+      std::string_view base = args[1]->a.global->joined;
+      Node* state = args[2];
+      if (base == "builtins:object") {
+        return Instantiate(cls, {}, nullptr, Use::kInstantiate, Via::kNew,
+                           op_offset_, out);
+      }
+      if (base == "builtins:list" &&
+          (state->kind == Kind::kList || state->kind == Kind::kTuple)) {
+        PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
+                                        Via::kNew, op_offset_, out));
+        Record* r = (*out)->a.rec;
+        for (uint32_t i = 0; i < state->size(); ++i) {
+          if (!r->items.push_back(g_.arena(), state->at(i))) {
+            return FromGraphErr(GraphErr::kTooLarge, nullptr);
+          }
+        }
+        return absl::OkStatus();
+      }
+      if (base == "builtins:dict" && state->kind == Kind::kDict) {
+        PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
+                                        Via::kNew, op_offset_, out));
+        Record* r = (*out)->a.rec;
+        for (const Entry& e : state->a.dict->entries) {
+          PVM_RETURN_IF_ERROR(
+              FromGraphErr(g_.DictSet(&r->dictitems, e.key, e.value), e.key));
+        }
+        return absl::OkStatus();
+      }
+      return broken(StrCat("unsupported base ", Quote(base)));
+    }
+    case BuilderId::kNewobj:
+      return Instantiate(cls, args.subspan(1), nullptr, Use::kInstantiate,
+                         Via::kNew, op_offset_, out);
+    case BuilderId::kNewobjEx: {
+      if (args.size() != 3 || args[1]->kind != Kind::kTuple ||
+          args[2]->kind != Kind::kDict) {
+        return broken("expects (cls, tuple, dict)");
+      }
+      Node* kwargs = args[2]->a.dict->entries.size ? args[2] : nullptr;
+      return Instantiate(cls,
+                         absl::MakeConstSpan(args[1]->a.items, args[1]->size()),
+                         kwargs, Use::kInstantiate, Via::kNew, op_offset_, out);
+    }
+    default:
+      return broken("not a copyreg helper");
+  }
+}
+
+absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
+                           Node* kwargs, Use use, Via via, Node** out) {
+  if (callable->kind != Kind::kGlobal) {
+    if (IsDataKind(callable->kind)) {
+      return Err(ErrorCode::kType,
+                 StrCat("'", KindName(callable->kind), "' object is not ",
+                              use == Use::kCall ? "callable" : "a class"));
+    }
+    if (strict_) {
+      return Err(ErrorCode::kRefused,
+                 StrCat("calls a ", KindName(callable->kind),
+                              ", which the policy cannot see"));
+    }
+    *out = RecordCall(callable, args, kwargs);
+    if (*out == nullptr) return NodeLimit();
+    LogCall(callable, args, kwargs, false, *out, use);
+    return absl::OkStatus();
+  }
+  if (use == Use::kInstantiate) {
+    return Instantiate(callable, args, kwargs, use, via, op_offset_, out);
+  }
+  callable->spare |= kGlobalConsumed;
+  std::string_view name = callable->a.global->joined;
+  const Rule* rule = policy_.Find(name, Use::kCall);
+  if (rule == nullptr) {
+    if (strict_) {
+      return Err(ErrorCode::kRefused,
+                 StrCat("global ", Quote(name),
+                              " is not admitted for call"));
+    }
+    AddFinding(callable, Use::kCall, false);
+    *out = RecordCall(callable, args, kwargs);
+    if (*out == nullptr) return NodeLimit();
+    LogCall(callable, args, kwargs, false, *out, Use::kCall);
+    return absl::OkStatus();
+  }
+  switch (rule->builder) {
+    case BuilderId::kNone:
+      return Instantiate(callable, args, kwargs, Use::kCall, Via::kCall,
+                         op_offset_, out);
+    case BuilderId::kReconstructor:
+    case BuilderId::kNewobj:
+    case BuilderId::kNewobjEx:
+      return CopyregHelper(rule->builder, callable, args, out);
+    default:
+      break;
+  }
+  BuildResult r = BuildBuiltin(rule->builder, g_, args);
+  if (r.outcome == BuildResult::kNodeLimit) return NodeLimit();
+  if (r.outcome == BuildResult::kConstraint) {
+    if (strict_) {
+      return Err(ErrorCode::kRefused,
+                 StrCat("arguments of ", Quote(name),
+                              " break its rule: ", r.reason));
+    }
+    AddFinding(callable, Use::kCall, false, r.reason);
+    *out = RecordCall(callable, args, kwargs);
+    if (*out == nullptr) return NodeLimit();
+    LogCall(callable, args, kwargs, false, *out, Use::kCall);
+    return absl::OkStatus();
+  }
+  AddFinding(callable, Use::kCall, true);
+  LogCall(callable, args, kwargs, true, r.node, Use::kCall);
+  *out = r.node;
+  return absl::OkStatus();
+}
+
+// APPEND / APPENDS: x is the stack index just above the target.
+absl::Status Machine::DoAppends(size_t x) {
+  size_t len = stack_.size();
+  if (x > len || x <= Fence()) return Underflow();
+  Node* target = stack_[x - 1];
+  absl::Span<Node* const> items = From(x);
+  switch (target->kind) {
+    case Kind::kList:
+      PVM_RETURN_IF_ERROR(FromGraphErr(g_.ListExtend(target, items), nullptr));
+      break;
+    case Kind::kObject:
+    case Kind::kCall:
+      if (!target->a.rec->items.append(g_.arena(), items.data(),
+                                       items.size())) {
+        return FromGraphErr(GraphErr::kTooLarge, nullptr);
+      }
+      break;
+    default:
+      if (items.empty()) break;  // CPython returns before looking
+      return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
+                 StrCat("cannot append to a ", KindName(target->kind)));
+  }
+  Truncate(x);
+  return absl::OkStatus();
+}
+
+// SETITEM / SETITEMS: x is the stack index just above the target.
+absl::Status Machine::DoSetItems(size_t x) {
+  size_t len = stack_.size();
+  if (x > len || x <= Fence()) return Underflow();
+  if (len == x) return absl::OkStatus();
+  if ((len - x) % 2 != 0) {
+    return Err(ErrorCode::kValue, "odd number of items for SETITEMS");
+  }
+  Node* target = stack_[x - 1];
+  DictBody* body;
+  switch (target->kind) {
+    case Kind::kDict:
+      body = target->a.dict;
+      break;
+    case Kind::kObject:
+    case Kind::kCall:
+      body = &target->a.rec->dictitems;
+      break;
+    default:
+      return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
+                 StrCat("cannot set items on a ",
+                              KindName(target->kind)));
+  }
+  for (size_t i = x; i < len; i += 2) {
+    PVM_RETURN_IF_ERROR(
+        FromGraphErr(g_.DictSet(body, stack_[i], stack_[i + 1]), stack_[i]));
+  }
+  Truncate(x);
+  return absl::OkStatus();
+}
+
+absl::Status Machine::DoBuild() {
+  if (Above() < 2) return Underflow();
+  Node* state = stack_.back();
+  stack_.pop_back();
+  Node* inst = stack_.back();
+  switch (inst->kind) {
+    case Kind::kObject:
+    case Kind::kCall: {
+      Record* r = inst->a.rec;
+      if (r->builds > 0) {
+        if (strict_) {
+          return Err(ErrorCode::kStrict, "a second BUILD on one object");
+        }
+        out_.warnings.push_back(StrCat(
+            "offset ", op_offset_, ": a second BUILD on one object"));
+      }
+      if (r->builds < 255) ++r->builds;
+      r->state = state;
+      return absl::OkStatus();
+    }
+    case Kind::kGlobal:
+      if (!strict_) {
+        // BUILD on a class or function sets its attributes in CPython (the
+        // slot-state form): a call in all but name.
+        AddFinding(inst, Use::kCall, false, "BUILD sets attributes");
+        return absl::OkStatus();
+      }
+      break;
+    default:
+      break;
+  }
+  if (strict_) {
+    return Err(ErrorCode::kStrict,
+               StrCat("BUILD on a ", KindName(inst->kind)));
+  }
+  // CPython: a None state (or (None, None)) is a no-op on anything; any
+  // other state needs an instance __dict__, which plain data lacks.
+  bool none_state =
+      state->kind == Kind::kNone ||
+      (state->kind == Kind::kTuple && state->size() == 2 &&
+       state->at(0)->kind == Kind::kNone && state->at(1)->kind == Kind::kNone);
+  if (none_state) return absl::OkStatus();
+  return Err(ErrorCode::kValue,
+             StrCat("'", KindName(inst->kind),
+                          "' object has no attribute '__dict__'"));
+}
+
+absl::Status Machine::DoPersId(Node* pid) {
+  bool admitted = policy_.AdmitsPersistentIds();
+  if (strict_ && !admitted) {
+    return Err(ErrorCode::kRefused,
+               "persistent id refused: the policy admits no persistent_load");
+  }
+  if (!strict_) {
+    picklevm::Finding f;
+    f.use = "persistent-id";
+    f.offset = op_offset_;
+    f.allowed = admitted;
+    f.detail = pid->kind == Kind::kStr ? std::string(pid->str())
+                                       : std::string(KindName(pid->kind));
+    out_.findings.push_back(std::move(f));
+  }
+  return Push(g_.NewPersId(pid));
+}
+
+absl::Status Machine::DoExt(int64_t code) {
+  if (code <= 0) return Err(ErrorCode::kValue, "EXT specifies code <= 0");
+  auto it = opts_.extension_registry.find(code);
+  if (it != opts_.extension_registry.end()) {
+    Node* g = nullptr;
+    PVM_RETURN_IF_ERROR(MakeGlobal(it->second.first, it->second.second, &g));
+    return Push(g);
+  }
+  if (strict_) {
+    return Err(ErrorCode::kRefused,
+               StrCat("extension code ", code,
+                            " names a global through copyreg's registry, "
+                            "which the policy cannot see"));
+  }
+  picklevm::Finding f;
+  f.use = "extension-code";
+  f.offset = op_offset_;
+  f.detail = StrCat(code);
+  out_.findings.push_back(std::move(f));
+  return Push(g_.NewExt(code));
+}
+
+absl::Status Machine::DoStop() {
+  if (strict_) {
+    if (!marks_.empty()) {
+      return Err(ErrorCode::kStrict, "STOP inside an open MARK");
+    }
+    if (stack_.size() != 1) {
+      return stack_.empty()
+                 ? Underflow()
+                 : Err(ErrorCode::kStrict,
+                       StrCat(stack_.size() - 1,
+                                    " items left on the stack at STOP"));
+    }
+  }
+  Node* root = nullptr;
+  PVM_RETURN_IF_ERROR(Pop(&root));
+  out_.root = root;
+  out_.end = reader_.pos();
+  return absl::OkStatus();
+}
+
+absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
+                           bool* stop) {
+  switch (info.op) {
+    // ---- numbers ----------------------------------------------------------
+    case Op::kInt: {
+      if (arg.bytes.size() < 2) {
+        return Err(ErrorCode::kTruncated, "pickle data was truncated");
+      }
+      PyInt v;
+      bool is_bool;
+      NumParse r = ParseIntOpcode(arg.bytes, opts_.limits.max_int_digits, &v,
+                                  &is_bool);
+      if (r == NumParse::kTooManyDigits) return IntDigitsError();
+      if (r != NumParse::kOk) {
+        return Err(ErrorCode::kBadOperand,
+                   StrCat("could not convert string to int: ",
+                                Quote(LineText(arg.bytes))));
+      }
+      if (is_bool) return Push(g_.Bool(v.small != 0));
+      return PushInt(v);
+    }
+    case Op::kBinint:
+      return Push(g_.NewInt(arg.i));
+    case Op::kBinint1:
+    case Op::kBinint2:
+      return Push(g_.NewInt(static_cast<int64_t>(arg.u)));
+    case Op::kLong: {
+      if (arg.bytes.size() < 2) {
+        return Err(ErrorCode::kTruncated, "pickle data was truncated");
+      }
+      PyInt v;
+      NumParse r = ParseLongOpcode(arg.bytes, opts_.limits.max_int_digits, &v);
+      if (r == NumParse::kTooManyDigits) return IntDigitsError();
+      if (r != NumParse::kOk) {
+        return Err(ErrorCode::kBadOperand,
+                   StrCat("invalid literal for int(): ",
+                                Quote(LineText(arg.bytes))));
+      }
+      return PushInt(v);
+    }
+    case Op::kLong1:
+    case Op::kLong4: {
+      PyInt v;
+      if (!PyIntFromTwosComplement(arg.bytes, opts_.limits.max_int_digits,
+                                   &v)) {
+        return IntDigitsError();
+      }
+      return PushInt(v);
+    }
+    case Op::kFloat: {
+      double d;
+      NumParse r = ParseFloatOpcode(arg.bytes, &d);
+      if (r == NumParse::kOverflow) {
+        return Err(ErrorCode::kValue, "value too large to convert to float");
+      }
+      if (r != NumParse::kOk) {
+        return Err(ErrorCode::kBadOperand,
+                   StrCat("could not convert string to float: ",
+                                Quote(LineText(arg.bytes))));
+      }
+      return Push(g_.NewFloat(d));
+    }
+    case Op::kBinfloat:
+      return Push(g_.NewFloat(arg.f));
+
+    // ---- strings and bytes ------------------------------------------------
+    case Op::kString: {
+      std::string_view s = LineText(arg.bytes);
+      if (s.size() < 2 || s.front() != s.back() ||
+          (s.front() != '\'' && s.front() != '"')) {
+        return Err(ErrorCode::kBadOperand,
+                   "the STRING opcode argument must be quoted");
+      }
+      s = s.substr(1, s.size() - 2);
+      if (s.find('\\') == std::string_view::npos) {
+        return PushAsciiStr(s, /*copy=*/false);
+      }
+      std::string decoded, error;
+      if (!EscapeDecode(s, &decoded, &error)) {
+        return Err(ErrorCode::kDecode, error);
+      }
+      return PushAsciiStr(decoded, /*copy=*/true);
+    }
+    case Op::kBinstring:
+    case Op::kShortBinstring:
+      return PushAsciiStr(arg.bytes, /*copy=*/false);
+    case Op::kBinbytes:
+    case Op::kShortBinbytes:
+    case Op::kBinbytes8:
+      return Push(g_.NewBytes(Kind::kBytes, arg.bytes, false));
+    case Op::kBytearray8:
+      return Push(g_.NewBytes(Kind::kByteArray, arg.bytes, false));
+    case Op::kUnicode: {
+      std::string decoded, error;
+      bool surrogates;
+      if (!RawUnicodeEscapeDecode(LineText(arg.bytes), &decoded, &surrogates,
+                                  &error)) {
+        return Err(ErrorCode::kDecode, error);
+      }
+      return Push(g_.NewStr(decoded, surrogates, /*copy=*/true));
+    }
+    case Op::kShortBinunicode:
+    case Op::kBinunicode:
+    case Op::kBinunicode8:
+      return PushUtf8Str(arg.bytes);
+    case Op::kNextBuffer: {
+      if (!opts_.have_buffers) {
+        return Err(ErrorCode::kBuffers,
+                   "pickle stream refers to out-of-band data but no "
+                   "*buffers* argument was given");
+      }
+      if (next_buffer_ >= opts_.buffers.size()) {
+        return Err(ErrorCode::kBuffers, "not enough out-of-band buffers");
+      }
+      const OutOfBandBuffer& b = opts_.buffers[next_buffer_++];
+      return Push(g_.NewBytes(b.readonly ? Kind::kBytes : Kind::kByteArray,
+                              b.data, false));
+    }
+    case Op::kReadonlyBuffer: {
+      Node* buf = nullptr;
+      PVM_RETURN_IF_ERROR(Top(&buf));
+      if (buf->kind != Kind::kBytes && buf->kind != Kind::kByteArray) {
+        return Err(ErrorCode::kType,
+                   StrCat("a bytes-like object is required, not '",
+                                KindName(buf->kind), "'"));
+      }
+      Node* view = g_.NewBytes(Kind::kBytes, buf->str(), false);
+      if (view == nullptr) return NodeLimit();
+      stack_.back() = view;
+      return absl::OkStatus();
+    }
+
+    // ---- constants --------------------------------------------------------
+    case Op::kNone:
+      return Push(g_.None());
+    case Op::kNewtrue:
+      return Push(g_.Bool(true));
+    case Op::kNewfalse:
+      return Push(g_.Bool(false));
+
+    // ---- containers -------------------------------------------------------
+    case Op::kEmptyList:
+      return Push(g_.NewList());
+    case Op::kAppend:
+      return DoAppends(stack_.size() - 1);
+    case Op::kAppends: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      return DoAppends(mark);
+    }
+    case Op::kList: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      Node* list = g_.NewSeq(Kind::kList, From(mark));
+      if (list == nullptr) return NodeLimit();
+      Truncate(mark);
+      return Push(list);
+    }
+    case Op::kEmptyTuple:
+      return Push(g_.NewSeq(Kind::kTuple, {}));
+    case Op::kTuple: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      Node* t = g_.NewSeq(Kind::kTuple, From(mark));
+      if (t == nullptr) return NodeLimit();
+      Truncate(mark);
+      return Push(t);
+    }
+    case Op::kTuple1:
+    case Op::kTuple2:
+    case Op::kTuple3: {
+      size_t n = info.op == Op::kTuple1 ? 1 : info.op == Op::kTuple2 ? 2 : 3;
+      if (Above() < n) return Underflow();
+      size_t at = stack_.size() - n;
+      Node* t = g_.NewSeq(Kind::kTuple, From(at));
+      if (t == nullptr) return NodeLimit();
+      Truncate(at);
+      return Push(t);
+    }
+    case Op::kEmptyDict:
+      return Push(g_.NewDict());
+    case Op::kDict: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      if ((stack_.size() - mark) % 2 != 0) {
+        return Err(ErrorCode::kValue, "odd number of items for DICT");
+      }
+      Node* d = g_.NewDict();
+      if (d == nullptr) return NodeLimit();
+      for (size_t i = mark; i < stack_.size(); i += 2) {
+        PVM_RETURN_IF_ERROR(FromGraphErr(
+            g_.DictSet(d->a.dict, stack_[i], stack_[i + 1]), stack_[i]));
+      }
+      Truncate(mark);
+      return Push(d);
+    }
+    case Op::kSetitem:
+      if (stack_.size() < 2) return Underflow();
+      return DoSetItems(stack_.size() - 2);
+    case Op::kSetitems: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      return DoSetItems(mark);
+    }
+    case Op::kEmptySet:
+      return Push(g_.NewSet(Kind::kSet));
+    case Op::kAdditems: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      if (mark > stack_.size() || mark <= Fence()) return Underflow();
+      if (mark == stack_.size()) return absl::OkStatus();
+      Node* target = stack_[mark - 1];
+      if (target->kind == Kind::kSet) {
+        for (size_t i = mark; i < stack_.size(); ++i) {
+          PVM_RETURN_IF_ERROR(
+              FromGraphErr(g_.SetAdd(target->a.set, stack_[i]), stack_[i]));
+        }
+      } else if (!strict_ && (target->kind == Kind::kCall ||
+                              target->kind == Kind::kObject)) {
+        // CPython calls .add() on it: recorded as items.
+        absl::Span<Node* const> items = From(mark);
+        if (!target->a.rec->items.append(g_.arena(), items.data(),
+                                         items.size())) {
+          return FromGraphErr(GraphErr::kTooLarge, nullptr);
+        }
+      } else {
+        return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
+                   StrCat("ADDITEMS on a ", KindName(target->kind)));
+      }
+      Truncate(mark);
+      return absl::OkStatus();
+    }
+    case Op::kFrozenset: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      Node* s = g_.NewSet(Kind::kFrozenSet);
+      if (s == nullptr) return NodeLimit();
+      for (size_t i = mark; i < stack_.size(); ++i) {
+        PVM_RETURN_IF_ERROR(
+            FromGraphErr(g_.SetAdd(s->a.set, stack_[i]), stack_[i]));
+      }
+      Truncate(mark);
+      return Push(s);
+    }
+
+    // ---- stack manipulation -----------------------------------------------
+    case Op::kPop:
+      // CPython's split stacks: POP right after MARK pops the MARK.
+      if (!marks_.empty() && marks_.back() == stack_.size()) {
+        marks_.pop_back();
+        return absl::OkStatus();
+      }
+      if (Above() == 0) return Underflow();
+      stack_.pop_back();
+      return absl::OkStatus();
+    case Op::kDup: {
+      Node* top = nullptr;
+      PVM_RETURN_IF_ERROR(Top(&top));
+      return Push(top);
+    }
+    case Op::kMark:
+      if (stack_.size() + marks_.size() >= opts_.limits.max_stack) {
+        return Err(ErrorCode::kLimit,
+                   StrCat("stack exceeds --max-stack (",
+                                opts_.limits.max_stack, ")"));
+      }
+      marks_.push_back(stack_.size());
+      return absl::OkStatus();
+    case Op::kPopMark: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      Truncate(mark);
+      return absl::OkStatus();
+    }
+
+    // ---- memo -------------------------------------------------------------
+    case Op::kGet: {
+      uint64_t index = 0;
+      PVM_RETURN_IF_ERROR(TextMemoIndex(arg.bytes, &index, false));
+      return MemoGet(index);
+    }
+    case Op::kBinget:
+    case Op::kLongBinget:
+      return MemoGet(arg.u);
+    case Op::kPut: {
+      uint64_t index = 0;
+      PVM_RETURN_IF_ERROR(TextMemoIndex(arg.bytes, &index, true));
+      return MemoPut(index);
+    }
+    case Op::kBinput:
+    case Op::kLongBinput:
+      return MemoPut(arg.u);
+    case Op::kMemoize:
+      return MemoPut(memo_.size());
+
+    // ---- globals and calls ------------------------------------------------
+    case Op::kExt1:
+    case Op::kExt2:
+      return DoExt(static_cast<int64_t>(arg.u));
+    case Op::kExt4:
+      return DoExt(arg.i);
+    case Op::kGlobal: {
+      if (arg.bytes.size() < 2 || arg.line2.size() < 2) {
+        return Err(ErrorCode::kTruncated, "pickle data was truncated");
+      }
+      std::string module, name;
+      PVM_RETURN_IF_ERROR(DecodeName(LineText(arg.bytes), &module));
+      PVM_RETURN_IF_ERROR(DecodeName(LineText(arg.line2), &name));
+      Node* g = nullptr;
+      PVM_RETURN_IF_ERROR(MakeGlobal(std::move(module), std::move(name), &g));
+      return Push(g);
+    }
+    case Op::kStackGlobal: {
+      Node *name = nullptr, *module = nullptr;
+      PVM_RETURN_IF_ERROR(Pop(&name));
+      PVM_RETURN_IF_ERROR(Pop(&module));
+      if (name->kind != Kind::kStr || module->kind != Kind::kStr) {
+        return Err(ErrorCode::kType, "STACK_GLOBAL requires str");
+      }
+      if (name->has_surrogates() || module->has_surrogates()) {
+        return Err(ErrorCode::kDecode,
+                   "global name holds a surrogate code point");
+      }
+      Node* g = nullptr;
+      PVM_RETURN_IF_ERROR(MakeGlobal(std::string(module->str()),
+                                     std::string(name->str()), &g));
+      return Push(g);
+    }
+    case Op::kReduce: {
+      Node *args = nullptr, *callable = nullptr;
+      PVM_RETURN_IF_ERROR(Pop(&args));
+      PVM_RETURN_IF_ERROR(Pop(&callable));
+      if (args->kind != Kind::kTuple) {
+        return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kType,
+                   StrCat("REDUCE argument is a ", KindName(args->kind),
+                                ", not a tuple"));
+      }
+      Node* result = nullptr;
+      PVM_RETURN_IF_ERROR(Call(callable,
+                               absl::MakeConstSpan(args->a.items, args->size()),
+                               nullptr, Use::kCall, Via::kCall, &result));
+      return Push(result);
+    }
+    case Op::kBuild:
+      return DoBuild();
+    case Op::kInst: {
+      if (arg.bytes.size() < 2 || arg.line2.size() < 2) {
+        return Err(ErrorCode::kTruncated, "pickle data was truncated");
+      }
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      std::string module, name;
+      PVM_RETURN_IF_ERROR(DecodeName(LineText(arg.bytes), &module));
+      PVM_RETURN_IF_ERROR(DecodeName(LineText(arg.line2), &name));
+      Node* cls = nullptr;
+      PVM_RETURN_IF_ERROR(MakeGlobal(std::move(module), std::move(name), &cls));
+      std::vector<Node*> args(stack_.begin() + mark, stack_.end());
+      Truncate(mark);
+      Node* result = nullptr;
+      PVM_RETURN_IF_ERROR(
+          Call(cls, args, nullptr, Use::kCall, Via::kCall, &result));
+      return Push(result);
+    }
+    case Op::kObj: {
+      size_t mark = 0;
+      PVM_RETURN_IF_ERROR(PopMark(&mark));
+      if (stack_.size() - mark < 1) return Underflow();
+      Node* cls = stack_[mark];
+      std::vector<Node*> args(stack_.begin() + mark + 1, stack_.end());
+      Truncate(mark);
+      Node* result = nullptr;
+      PVM_RETURN_IF_ERROR(
+          Call(cls, args, nullptr, Use::kCall, Via::kCall, &result));
+      return Push(result);
+    }
+    case Op::kNewobj:
+    case Op::kNewobjEx: {
+      Node* kwargs = nullptr;
+      if (info.op == Op::kNewobjEx) PVM_RETURN_IF_ERROR(Pop(&kwargs));
+      Node *args = nullptr, *cls = nullptr;
+      PVM_RETURN_IF_ERROR(Pop(&args));
+      PVM_RETURN_IF_ERROR(Pop(&cls));
+      if (IsDataKind(cls->kind)) {
+        return Err(ErrorCode::kType,
+                   StrCat(info.name, " class argument must be a type, "
+                                "not ", KindName(cls->kind)));
+      }
+      if (args->kind != Kind::kTuple) {
+        return Err(ErrorCode::kType,
+                   StrCat(info.name, " args argument must be a tuple, "
+                                "not ", KindName(args->kind)));
+      }
+      if (kwargs != nullptr) {
+        if (kwargs->kind != Kind::kDict) {
+          return Err(ErrorCode::kType,
+                     StrCat("NEWOBJ_EX kwargs argument must be a dict, "
+                                  "not ", KindName(kwargs->kind)));
+        }
+        for (const Entry& e : kwargs->a.dict->entries) {
+          if (e.key->kind != Kind::kStr) {
+            return Err(ErrorCode::kType, "keywords must be strings");
+          }
+        }
+        if (kwargs->a.dict->entries.size == 0) kwargs = nullptr;
+      }
+      Node* result = nullptr;
+      PVM_RETURN_IF_ERROR(Call(cls,
+                               absl::MakeConstSpan(args->a.items, args->size()),
+                               kwargs, Use::kInstantiate, Via::kNew, &result));
+      return Push(result);
+    }
+    case Op::kPersid: {
+      size_t bad;
+      std::string_view text = LineText(arg.bytes);
+      if (!IsAscii(text, &bad)) {
+        return Err(ErrorCode::kDecode,
+                   "persistent IDs in protocol 0 must be ASCII strings");
+      }
+      Node* pid = g_.NewStr(text, false, false);
+      if (pid == nullptr) return NodeLimit();
+      return DoPersId(pid);
+    }
+    case Op::kBinpersid: {
+      Node* pid = nullptr;
+      PVM_RETURN_IF_ERROR(Pop(&pid));
+      return DoPersId(pid);
+    }
+
+    // ---- framing and control ----------------------------------------------
+    case Op::kProto:
+      if (arg.u > 5) {
+        return Err(ErrorCode::kProtocol,
+                   StrCat("unsupported pickle protocol: ", arg.u));
+      }
+      proto_ = static_cast<int>(arg.u);
+      if (out_.protocol < 0) out_.protocol = proto_;
+      return absl::OkStatus();
+    case Op::kFrame:
+      return reader_.BeginFrame(arg.u);
+    case Op::kStop:
+      *stop = true;
+      return DoStop();
+  }
+  return Err(ErrorCode::kUnknownOpcode, "opcode without semantics");
+}
+
+absl::Status Machine::Run() {
+  if (reader_.size() > opts_.limits.max_input_bytes) {
+    return MakeError(ErrorCode::kLimit, -1, -1,
+                     StrCat("input of ", reader_.size(),
+                                  " bytes exceeds --max-input-bytes (",
+                                  opts_.limits.max_input_bytes, ")"));
+  }
+  for (;;) {
+    op_offset_ = reader_.pos();
+    opcode_ = -1;
+    reader_.SetOpcode(op_offset_, -1);
+    std::string_view code;
+    if (reader_.AtEnd()) {
+      return Err(ErrorCode::kTruncated,
+                 op_offset_ == 0 ? "empty input (no pickle)"
+                                 : "pickle data was truncated: no STOP");
+    }
+    PVM_RETURN_IF_ERROR(reader_.Read(1, &code));
+    uint8_t byte = static_cast<uint8_t>(code[0]);
+    const OpcodeInfo* info = LookupOpcode(byte);
+    if (info == nullptr) {
+      return Err(ErrorCode::kUnknownOpcode,
+                 StrCat("invalid load key, 0x",
+                              absl::Hex(byte, absl::kZeroPad2)));
+    }
+    opcode_ = byte;
+    reader_.SetOpcode(op_offset_, byte);
+    Operand arg;
+    PVM_RETURN_IF_ERROR(DecodeOperand(reader_, *info, &arg));
+    bool stop = false;
+    PVM_RETURN_IF_ERROR(Step(*info, arg, &stop));
+    if (stop) break;
+  }
+  if (strict_) return CheckReferences();
+  // Record mode: a global never called or instantiated was referenced.
+  for (Node* g : globals_) {
+    if (g->spare & kGlobalConsumed) continue;
+    picklevm::Finding f;
+    f.global = std::string(g->a.global->joined);
+    f.use = "reference";
+    f.offset = g->b.offset;
+    f.allowed = policy_.Find(f.global, Use::kReference) != nullptr;
+    out_.findings.push_back(std::move(f));
+  }
+  return absl::OkStatus();
+}
+
+// Strict mode: every global in a value position must be admitted for
+// reference.  Iterative walk; emit_refs is borrowed as the visited mark and
+// cleared again, so the emitters start from zero.
+absl::Status Machine::CheckReferences() {
+  std::vector<Node*> todo{out_.root};
+  std::vector<Node*> seen;
+  absl::Status status;
+  while (!todo.empty() && status.ok()) {
+    Node* n = todo.back();
+    todo.pop_back();
+    if (n->emit_refs) continue;
+    n->emit_refs = 1;
+    seen.push_back(n);
+    if (n->kind == Kind::kGlobal &&
+        policy_.Find(n->a.global->joined, Use::kReference) == nullptr) {
+      status = MakeError(
+          ErrorCode::kRefused, static_cast<int64_t>(n->b.offset),
+          static_cast<uint8_t>(reader_.data()[n->b.offset]),
+          StrCat("global ", Quote(n->a.global->joined),
+                       " is not admitted for reference"));
+    }
+    ForEachChild(n, [&](Node* c) {
+      if (!c->emit_refs) todo.push_back(c);
+    });
+  }
+  for (Node* n : seen) n->emit_refs = 0;
+  return status;
+}
+
+}  // namespace
+
+absl::Status RunPickle(std::string_view input, uint64_t start,
+                       const MachineOptions& options, Graph* graph,
+                       RunResult* result) {
+  Machine m(input, start, options, graph, result);
+  return m.Run();
+}
+
+}  // namespace picklevm

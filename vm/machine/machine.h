@@ -1,0 +1,109 @@
+// The pickle stack machine.  It runs one pickle (up to its STOP) from a byte
+// offset of the input and builds the inert graph; nothing is imported,
+// called or executed.
+//
+// Like CPython's Modules/_pickle.c, objects and MARKs live on separate
+// stacks and the top MARK is a fence: every pop goes through one checked
+// helper that refuses to cross it.  There is no recursion anywhere: the
+// machine is a loop over opcodes, and the graph, hashing and the emitters
+// are iterative, so nesting depth costs heap, never C stack.
+//
+// Bounds (each a documented Limits field): the input size; the object stack
+// plus MARK stack; the memo's entry count; the graph's node count; the
+// decimal digits of one int.  Each opcode consumes at least one input byte
+// and creates at most one node, so with the defaults peak memory is a small
+// constant multiple of the input plus a fixed overhead (see README).
+#ifndef PICKLEVM_VM_MACHINE_MACHINE_H_
+#define PICKLEVM_VM_MACHINE_MACHINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "vm/graph/graph.h"
+#include "vm/policy/policy.h"
+
+namespace picklevm {
+
+struct Limits {
+  uint64_t max_input_bytes = uint64_t{64} << 30;   // 64 GiB
+  uint64_t max_depth = 1000000;                    // graph nesting
+  uint64_t max_memo = 100000000;                   // memo entries
+  uint64_t max_stack = 100000000;                  // stack items + MARKs
+  uint64_t max_nodes = 1000000000;                 // graph nodes
+  uint64_t max_int_digits = 4300;                  // CPython's default
+  uint64_t max_decompressed_bytes = 0;             // 0: derived (joblib)
+};
+
+enum class Mode : uint8_t {
+  kStrict,  // refuse what the policy does not admit; enforce Strictness
+  kRecord,  // refuse nothing; record every global and call
+};
+
+// An out-of-band buffer for NEXT_BUFFER (protocol 5).
+struct OutOfBandBuffer {
+  std::string_view data;
+  bool readonly = true;
+};
+
+struct MachineOptions {
+  Mode mode = Mode::kStrict;
+  Limits limits;
+  const Policy* policy = nullptr;  // nullptr: BuiltinPolicy()
+  // NEXT_BUFFER fails unless buffers were supplied (even an empty list).
+  bool have_buffers = false;
+  std::vector<OutOfBandBuffer> buffers;
+  // copyreg's extension registry, if the caller has one: code -> global.
+  absl::flat_hash_map<int64_t, std::pair<std::string, std::string>>
+      extension_registry;
+};
+
+// What record mode saw: one entry per use of a global, persistent id or
+// extension code, in stream order.
+struct Finding {
+  std::string global;   // "module:qualname"; empty for persid/ext
+  std::string use;      // reference | instantiate | call | persistent-id |
+                        // extension-code
+  uint64_t offset = 0;
+  bool allowed = false;
+  std::string detail;   // the persistent id or extension code, as text
+};
+
+// A call the stream makes (record mode), admitted or not, in stream order.
+struct CallEvent {
+  Node* callable = nullptr;      // usually a kGlobal
+  std::vector<Node*> args;
+  Node* kwargs = nullptr;        // kDict or nullptr
+  uint64_t offset = 0;           // the opcode that made the call
+  uint8_t opcode = 0;
+  bool admitted = false;
+  Node* result = nullptr;        // what the graph holds for the result
+  Use use = Use::kCall;
+};
+
+struct RunResult {
+  Node* root = nullptr;
+  int protocol = -1;         // first PROTO operand, -1 when none
+  uint64_t end = 0;          // offset just past STOP
+  std::vector<std::string> warnings;
+  std::vector<Finding> findings;
+  // Record mode: every call the stream makes, in order.
+  std::vector<CallEvent> calls;
+};
+
+// Runs the pickle that starts at `start` in `input` into `graph`.  The graph
+// must outlive the views into `input` only as long as `input` lives.
+// On error the partial result (findings, calls) is left in *result, which
+// record mode uses to report what happened before the malformed byte.
+absl::Status RunPickle(std::string_view input, uint64_t start,
+                       const MachineOptions& options, Graph* graph,
+                       RunResult* result);
+
+}  // namespace picklevm
+
+#endif  // PICKLEVM_VM_MACHINE_MACHINE_H_
