@@ -7,6 +7,8 @@
 #include "absl/strings/escaping.h"
 #include "vm/base/strcat.h"
 #include "vm/base/error.h"
+#include "vm/base/sha256.h"
+#include "vm/graph/numpy_values.h"
 #include "vm/graph/walk.h"
 #include "vm/text/strings.h"
 
@@ -48,6 +50,8 @@ uint32_t ChildCount(const Node* n) {
       return RecordLayout(n).total();
     case Kind::kPersId:
       return 1;
+    case Kind::kNDArray:
+      return static_cast<uint32_t>(n->a.array->item_count);
     default:
       return 0;
   }
@@ -85,9 +89,35 @@ Node* ChildAt(const Node* n, uint32_t i) {
     }
     case Kind::kPersId:
       return n->a.target;
+    case Kind::kNDArray:
+      return n->a.array->items[i];
     default:
       return nullptr;
   }
+}
+
+bool IsObjectArray(const Node* n) {
+  return n->kind == Kind::kNDArray && n->a.array->dtype->a.dtype->kind == 'O';
+}
+
+// {"$ndarray":{"dtype":...,"shape":[...],"order":"C" -- the common head.
+void AppendArrayHead(const ArrayInfo& a, std::string* out) {
+  out->append("{\"$ndarray\":{\"dtype\":");
+  AppendDtypeJson(*a.dtype->a.dtype, out);
+  out->append(",\"shape\":[");
+  for (uint32_t i = 0; i < a.shape.size; ++i) {
+    if (i) out->push_back(',');
+    StrAppend(out, a.shape[i]);
+  }
+  out->append(a.fortran ? "],\"order\":\"F\"" : "],\"order\":\"C\"");
+}
+
+void AppendArrayTail(const ArrayInfo& a, std::string* out) {
+  if (a.subclass != nullptr) {
+    out->append(",\"subclass\":");
+    AppendJsonString(a.subclass->joined, out);
+  }
+  out->append("}}");
 }
 
 // A dict is a JSON object when every key is a str written as a JSON string
@@ -124,7 +154,7 @@ void AppendStrValue(const Node* n, std::string* out) {
 }
 
 // Scalars and leaves: written whole.
-void AppendLeaf(const Node* n, std::string* out) {
+void AppendLeaf(const Node* n, const EmitOptions& options, std::string* out) {
   switch (n->kind) {
     case Kind::kNone:
       out->append("null");
@@ -176,6 +206,43 @@ void AppendLeaf(const Node* n, std::string* out) {
     case Kind::kExt:
       StrAppend(out, "{\"$ext\":", n->a.i, "}");
       break;
+    case Kind::kDtype:
+      out->append("{\"$dtype\":");
+      AppendDtypeJson(*n->a.dtype, out);
+      out->push_back('}');
+      break;
+    case Kind::kScalar: {
+      const ScalarInfo& sc = *n->a.scalar;
+      out->append("{\"$scalar\":{\"dtype\":");
+      AppendDtypeJson(*sc.dtype->a.dtype, out);
+      out->append(",\"data\":");
+      AppendBase64(sc.data, out);
+      Node number(Kind::kNone);
+      std::string storage;
+      if (ScalarNumber(sc, &number, &storage)) {
+        out->append(",\"value\":");
+        AppendLeaf(&number, options, out);
+      }
+      out->append("}}");
+      break;
+    }
+    case Kind::kNDArray: {
+      const ArrayInfo& a = *n->a.array;
+      AppendArrayHead(a, out);
+      StrAppend(out, ",\"data\":{\"nbytes\":", a.data.size(),
+                ",\"sha256\":\"", Sha256Hex(a.data), "\"");
+      if (options.arrays == EmitOptions::Arrays::kInline) {
+        out->append(",\"base64\":");
+        AppendBase64(a.data, out);
+      } else if (options.arrays == EmitOptions::Arrays::kFiles &&
+                 options.write_array) {
+        out->append(",\"file\":");
+        AppendJsonString(options.write_array(a), out);
+      }
+      out->push_back('}');
+      AppendArrayTail(a, out);
+      break;
+    }
     default:
       break;
   }
@@ -194,6 +261,8 @@ bool IsLeaf(const Node* n) {
     case Kind::kCall:
     case Kind::kPersId:
       return false;
+    case Kind::kNDArray:
+      return !IsObjectArray(n);
     default:
       return true;
   }
@@ -249,6 +318,20 @@ Node* EmitStep(const Node* n, uint32_t s, bool plain_dict, std::string* out) {
         return ChildAt(n, s);
       }
       out->append(entries == 0 ? "{\"$dict\":[]}" : "]]}");
+      return nullptr;
+    }
+    case Kind::kNDArray: {
+      const ArrayInfo& a = *n->a.array;
+      if (s == 0) {
+        AppendArrayHead(a, out);
+        out->append(",\"items\":[");
+      }
+      if (s < a.item_count) {
+        if (s) out->push_back(',');
+        return a.items[s];
+      }
+      out->push_back(']');
+      AppendArrayTail(a, out);
       return nullptr;
     }
     case Kind::kPersId:
@@ -330,92 +413,6 @@ Node* EmitStep(const Node* n, uint32_t s, bool plain_dict, std::string* out) {
 
 }  // namespace
 
-std::string FloatRepr(double d) {
-  if (std::isnan(d)) return "nan";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, d,
-                           std::chars_format::scientific);
-  std::string_view sci(buf, res.ptr - buf);  // [-]d[.ddd]e(+|-)XX
-  bool negative = sci[0] == '-';
-  if (negative) sci.remove_prefix(1);
-  size_t e = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e)) {
-    if (c != '.') digits.push_back(c);
-  }
-  int exp10 = 0;
-  std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1),
-                  sci.data() + sci.size(), exp10);
-  int decpt = exp10 + 1;  // value = 0.DIGITS * 10^decpt
-  std::string out = negative ? "-" : "";
-  if (decpt > -4 && decpt <= 16) {
-    // Python repr's fixed notation.
-    int n = static_cast<int>(digits.size());
-    if (decpt <= 0) {
-      out += "0.";
-      out.append(-decpt, '0');
-      out += digits;
-    } else if (decpt >= n) {
-      out += digits;
-      out.append(decpt - n, '0');
-      out += ".0";
-    } else {
-      out += digits.substr(0, decpt);
-      out += '.';
-      out += digits.substr(decpt);
-    }
-  } else {
-    out += digits[0];
-    if (digits.size() > 1) {
-      out += '.';
-      out += digits.substr(1);
-    }
-    int x = decpt - 1;
-    out += x < 0 ? "e-" : "e+";
-    if (std::abs(x) < 10) out += '0';
-    out += std::to_string(std::abs(x));
-  }
-  return out;
-}
-
-void AppendFloat(double d, std::string* out) {
-  if (std::isnan(d)) {
-    out->append("{\"$float\":\"nan\"}");
-  } else if (std::isinf(d)) {
-    out->append(d > 0 ? "{\"$float\":\"inf\"}" : "{\"$float\":\"-inf\"}");
-  } else {
-    out->append(FloatRepr(d));
-  }
-}
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      default: {
-        char buf[8];
-        snprintf(buf, sizeof buf, "\\u%04x", c);
-        out->append(buf);
-      }
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
-
 absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
                                   uint64_t max_depth) {
   struct Frame {
@@ -470,7 +467,7 @@ void JsonEncoder::Write(Node* root, OutBuffer* out) {
       n->emit_id = ++next_id_;
       StrAppend(s, "{\"$id\":", n->emit_id - 1, ",\"$value\":");
       if (IsLeaf(n)) {
-        AppendLeaf(n, s);
+        AppendLeaf(n, options_, s);
         s->push_back('}');
         return;
       }
@@ -479,7 +476,7 @@ void JsonEncoder::Write(Node* root, OutBuffer* out) {
       return;
     }
     if (IsLeaf(n)) {
-      AppendLeaf(n, s);
+      AppendLeaf(n, options_, s);
       return;
     }
     stack.push_back({n, 0, false,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "vm/base/json_text.h"
 #include "vm/graph/node.h"
 
 namespace picklevm {
@@ -37,8 +38,18 @@ struct OutBuffer {
   }
 };
 
+// How $ndarray data is written (load --arrays).
+struct EmitOptions {
+  enum class Arrays { kSummary, kInline, kFiles } arrays = Arrays::kSummary;
+  // kFiles: writes the array somewhere and returns the relative path that
+  // goes into data.file.
+  std::function<std::string(const ArrayInfo&)> write_array;
+};
+
 class JsonEncoder {
  public:
+  JsonEncoder() = default;
+  explicit JsonEncoder(EmitOptions options) : options_(std::move(options)) {}
   // Pass 1 over the values reachable from `roots` (encoded later in that
   // order, sharing one $id numbering).  Fails with kLimit when the nesting
   // exceeds max_depth.
@@ -49,15 +60,11 @@ class JsonEncoder {
   ~JsonEncoder();
 
  private:
+  EmitOptions options_;
   std::vector<Node*> seen_;
   uint32_t next_id_ = 0;
 };
 
-// JSON text helpers shared by the emitters.
-void AppendJsonString(std::string_view utf8, std::string* out);
-void AppendFloat(double d, std::string* out);  // number or {"$float": ...}
-// Python's repr() of a float ("1.0", "1e-05", "inf", "nan").
-std::string FloatRepr(double d);
 
 }  // namespace picklevm
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "vm/graph/numpy_values.h"
 #include "vm/text/bigint.h"
 
 namespace picklevm {
@@ -40,6 +41,9 @@ std::string_view KindName(Kind kind) {
     case Kind::kCall: return "call result";
     case Kind::kPersId: return "persistent object";
     case Kind::kExt: return "extension object";
+    case Kind::kDtype: return "numpy.dtype";
+    case Kind::kNDArray: return "numpy.ndarray";
+    case Kind::kScalar: return "numpy scalar";
   }
   return "?";
 }
@@ -281,6 +285,24 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
     case Kind::kExt:
       *id = n->canon = FreshId();  // default object.__hash__: identity
       return GraphErr::kOk;
+    case Kind::kDtype:
+      // dtypes compare by what they describe.
+      scratch_.push_back('d');
+      AppendDtypeJson(*n->a.dtype, &scratch_);
+      break;
+    case Kind::kScalar: {
+      // A numeric numpy scalar equals the Python number of its value;
+      // others (strings, datetimes, long doubles) compare by identity.
+      Node number(Kind::kNone);
+      std::string storage;
+      if (!ScalarNumber(*n->a.scalar, &number, &storage)) {
+        *id = n->canon = FreshId();
+        return GraphErr::kOk;
+      }
+      GraphErr e = LeafCanon(&number, id, culprit);
+      n->canon = *id;
+      return e;
+    }
     default:
       *culprit = n;
       return GraphErr::kUnhashable;

@@ -59,6 +59,8 @@ class Graph {
   Node* NewRecord(Kind kind, Node* callable, uint64_t offset);
   Node* NewPersId(Node* pid);
   Node* NewExt(int64_t code);
+  // A node whose payload the caller fills in (the numpy builders).
+  Node* NewNodeOfKind(Kind kind) { return Alloc(kind); }
 
   // list.append / list.extend.
   GraphErr ListAppend(Node* list, Node* item);
@@ -73,6 +75,7 @@ class Graph {
   // Canonical id of a hashable node; kUnhashable (with *culprit set to the
   // unhashable node) for list, dict, set, bytearray, slice.
   GraphErr Canon(Node* node, uint32_t* id, Node** culprit);
+
 
  private:
   Node* Alloc(Kind kind);

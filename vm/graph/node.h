@@ -24,6 +24,9 @@ enum class Kind : uint8_t {
   kCall,     // a recorded call that never happened: {"$call": ...}
   kPersId,   // {"$persid": value}
   kExt,      // an extension code in record mode: {"$ext": code}
+  kDtype,    // numpy.dtype: {"$dtype": ...}
+  kNDArray,  // numpy.ndarray: {"$ndarray": ...}
+  kScalar,   // numpy scalar: {"$scalar": ...}
 };
 
 std::string_view KindName(Kind kind);
@@ -31,6 +34,9 @@ std::string_view KindName(Kind kind);
 struct Node;
 struct DictBody;
 struct Record;
+struct DtypeInfo;
+struct ArrayInfo;
+struct ScalarInfo;
 
 // "module:qualname" with its two parts.
 struct GlobalName {
@@ -58,6 +64,9 @@ struct Node {
     Record* rec;          // kObject, kCall
     const GlobalName* global;
     Node* target;         // kPersId
+    DtypeInfo* dtype;     // kDtype
+    ArrayInfo* array;     // kNDArray
+    ScalarInfo* scalar;   // kScalar
   } a;
   union {
     uint64_t n;           // byte length of p
@@ -119,6 +128,46 @@ struct Record {
   Via via = Via::kCall;
   uint8_t builds = 0;        // BUILDs applied so far
   uint8_t opcode = 0;        // REDUCE, NEWOBJ, ...
+};
+
+// numpy.dtype, as far as the graph needs it (graph-json.md, "<dtype>").
+struct DtypeField {
+  std::string_view name;
+  Node* title;       // a str node, or nullptr
+  Node* format;      // a kDtype node
+  uint64_t offset;
+};
+
+struct DtypeInfo {
+  char kind = 'V';          // b i u f c S U V O M m
+  char byteorder = '|';     // '<' '>' '|'
+  bool built = false;       // BUILD state applied
+  bool structured = false;  // has names/fields
+  bool aligned = false;
+  bool subarray = false;
+  uint16_t depth = 1;       // nesting of field / subarray dtypes
+  uint64_t itemsize = 0;
+  std::string_view unit;    // datetime unit ("ns"), empty for generic
+  uint64_t unit_count = 1;
+  ArenaVec<DtypeField> fields;
+  Node* sub_base = nullptr;      // kDtype node of a subarray dtype
+  ArenaVec<uint64_t> sub_shape;
+};
+
+struct ArrayInfo {
+  Node* dtype = nullptr;          // kDtype node
+  ArenaVec<uint64_t> shape;
+  bool fortran = false;
+  bool built = false;             // _reconstruct awaits its BUILD
+  std::string_view data;          // raw bytes, exactly as stored
+  Node** items = nullptr;         // object arrays: prod(shape) values
+  uint64_t item_count = 0;
+  const GlobalName* subclass = nullptr;  // not numpy.ndarray
+};
+
+struct ScalarInfo {
+  Node* dtype = nullptr;          // kDtype node
+  std::string_view data;          // itemsize bytes
 };
 
 }  // namespace picklevm

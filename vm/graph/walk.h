@@ -49,6 +49,11 @@ void ForEachChild(const Node* n, Fn&& fn) {
     case Kind::kPersId:
       fn(n->a.target);
       break;
+    case Kind::kNDArray:  // object arrays: their elements are values
+      for (uint64_t i = 0; i < n->a.array->item_count; ++i) {
+        fn(n->a.array->items[i]);
+      }
+      break;
     default:
       break;
   }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "vm/base/sha256.h"
 
 namespace picklevm {
 
@@ -31,9 +32,6 @@ class InputFile {
   size_t map_size_ = 0;
   std::string owned_;
 };
-
-// Lower-case hex SHA-256 of the bytes (OpenSSL's libcrypto).
-std::string Sha256Hex(std::string_view data);
 
 }  // namespace picklevm
 

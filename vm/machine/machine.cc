@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "vm/base/error.h"
 #include "vm/builders/builtins.h"
+#include "vm/builders/numpy.h"
 #include "vm/decode/operand.h"
 #include "vm/decode/reader.h"
 #include "vm/graph/walk.h"
@@ -369,14 +370,18 @@ absl::Status Machine::Instantiate(Node* cls, absl::Span<Node* const> args,
   (void)offset;
   cls->spare |= kGlobalConsumed;
   std::string_view name = cls->a.global->joined;
-  const Rule* rule = policy_.Find(name, use);
+  std::string why;
+  const Rule* rule = policy_.Find(name, use, args, &why);
   if (rule == nullptr) {
     if (strict_) {
       return Err(ErrorCode::kRefused,
-                 StrCat("global ", Quote(name),
-                              " is not admitted for ", UseName(use)));
+                 why.empty()
+                     ? StrCat("global ", Quote(name), " is not admitted for ",
+                              UseName(use))
+                     : StrCat("arguments of ", Quote(name), " break its ",
+                              UseName(use), " rule: ", why));
     }
-    AddFinding(cls, use, false);
+    AddFinding(cls, use, false, why);
     *out = RecordCall(cls, args, kwargs);
     if (*out == nullptr) return NodeLimit();
     LogCall(cls, args, kwargs, false, *out, use);
@@ -491,14 +496,17 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
   }
   callable->spare |= kGlobalConsumed;
   std::string_view name = callable->a.global->joined;
-  const Rule* rule = policy_.Find(name, Use::kCall);
+  std::string why;
+  const Rule* rule = policy_.Find(name, Use::kCall, args, &why);
   if (rule == nullptr) {
     if (strict_) {
       return Err(ErrorCode::kRefused,
-                 StrCat("global ", Quote(name),
-                              " is not admitted for call"));
+                 why.empty() ? StrCat("global ", Quote(name),
+                                      " is not admitted for call")
+                             : StrCat("arguments of ", Quote(name),
+                                      " break its call rule: ", why));
     }
-    AddFinding(callable, Use::kCall, false);
+    AddFinding(callable, Use::kCall, false, why);
     *out = RecordCall(callable, args, kwargs);
     if (*out == nullptr) return NodeLimit();
     LogCall(callable, args, kwargs, false, *out, Use::kCall);
@@ -515,7 +523,23 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
     default:
       break;
   }
-  BuildResult r = BuildBuiltin(rule->builder, g_, args);
+  BuildResult r;
+  switch (rule->builder) {
+    case BuilderId::kNdarrayReconstruct:
+      r = BuildNdarrayReconstruct(g_, args);
+      break;
+    case BuilderId::kNdarrayFrombuffer:
+      r = BuildNdarrayFrombuffer(g_, args);
+      break;
+    case BuilderId::kDtype:
+      r = BuildDtype(g_, args);
+      break;
+    case BuilderId::kScalar:
+      r = BuildScalar(g_, args);
+      break;
+    default:
+      r = BuildBuiltin(rule->builder, g_, args);
+  }
   if (r.outcome == BuildResult::kNodeLimit) return NodeLimit();
   if (r.outcome == BuildResult::kConstraint) {
     if (strict_) {
@@ -610,6 +634,21 @@ absl::Status Machine::DoBuild() {
       }
       if (r->builds < 255) ++r->builds;
       r->state = state;
+      return absl::OkStatus();
+    }
+    case Kind::kDtype:
+    case Kind::kNDArray: {
+      bool built = inst->kind == Kind::kDtype ? inst->a.dtype->built
+                                              : inst->a.array->built;
+      if (built) {
+        return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
+                   StrCat("a second BUILD on a ", KindName(inst->kind)));
+      }
+      std::string why;
+      bool ok = inst->kind == Kind::kDtype
+                    ? ApplyDtypeState(g_, inst, state, &why)
+                    : ApplyNdarrayState(g_, inst, state, &why);
+      if (!ok) return Err(ErrorCode::kValue, why);
       return absl::OkStatus();
     }
     case Kind::kGlobal:
@@ -1186,7 +1225,7 @@ absl::Status Machine::Run() {
     f.global = std::string(g->a.global->joined);
     f.use = "reference";
     f.offset = g->b.offset;
-    f.allowed = policy_.Find(f.global, Use::kReference) != nullptr;
+    f.allowed = policy_.Find(f.global, Use::kReference, {}) != nullptr;
     out_.findings.push_back(std::move(f));
   }
   return absl::OkStatus();
@@ -1206,7 +1245,7 @@ absl::Status Machine::CheckReferences() {
     n->emit_refs = 1;
     seen.push_back(n);
     if (n->kind == Kind::kGlobal &&
-        policy_.Find(n->a.global->joined, Use::kReference) == nullptr) {
+        policy_.Find(n->a.global->joined, Use::kReference, {}) == nullptr) {
       status = MakeError(
           ErrorCode::kRefused, static_cast<int64_t>(n->b.offset),
           static_cast<uint8_t>(reader_.data()[n->b.offset]),

@@ -1,8 +1,104 @@
 #include "vm/policy/policy.h"
 
+#include "re2/re2.h"
 #include "vm/base/strcat.h"
+#include "vm/policy/allowlist.h"
 
 namespace picklevm {
+
+struct RulePolicy::Pattern {
+  std::unique_ptr<re2::RE2> re;
+  uint8_t uses;
+  std::string text;
+  std::string origin;
+  std::atomic<uint64_t> hits{0};
+};
+
+namespace {
+
+struct BuilderNameEntry {
+  BuilderId id;
+  std::string_view name;
+};
+constexpr BuilderNameEntry kBuilderNames[] = {
+    {BuilderId::kNone, "none"},
+    {BuilderId::kCodecsEncode, "codecs_encode"},
+    {BuilderId::kBytes, "bytes"},
+    {BuilderId::kByteArray, "bytearray"},
+    {BuilderId::kSet, "set"},
+    {BuilderId::kFrozenSet, "frozenset"},
+    {BuilderId::kComplex, "complex"},
+    {BuilderId::kSlice, "slice"},
+    {BuilderId::kReconstructor, "reconstructor"},
+    {BuilderId::kNewobj, "newobj"},
+    {BuilderId::kNewobjEx, "newobj_ex"},
+    {BuilderId::kNdarrayReconstruct, "ndarray_reconstruct"},
+    {BuilderId::kNdarrayFrombuffer, "ndarray_frombuffer"},
+    {BuilderId::kDtype, "dtype"},
+    {BuilderId::kScalar, "scalar"},
+};
+
+// A name with a dunder component ("os:__builtins__", "x.__globals__") is
+// never admitted by a pattern, whatever the pattern says.
+bool HasDunderComponent(std::string_view name) {
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.' || name[i] == ':') {
+      std::string_view part = name.substr(start, i - start);
+      if (part.size() >= 4 && part.substr(0, 2) == "__" &&
+          part.substr(part.size() - 2) == "__") {
+        return true;
+      }
+      start = i + 1;
+    }
+  }
+  return false;
+}
+
+bool AtomMatches(const ArgAtom& a, const Node* n, const Policy& policy) {
+  switch (a.type) {
+    case ArgAtom::kAny: return true;
+    case ArgAtom::kNone: return n->kind == Kind::kNone;
+    case ArgAtom::kBool: return n->kind == Kind::kBool;
+    case ArgAtom::kInt:
+      return n->kind == Kind::kInt || n->kind == Kind::kBigInt;
+    case ArgAtom::kFloat: return n->kind == Kind::kFloat;
+    case ArgAtom::kStr: return n->kind == Kind::kStr;
+    case ArgAtom::kBytes: return n->kind == Kind::kBytes;
+    case ArgAtom::kByteArray: return n->kind == Kind::kByteArray;
+    case ArgAtom::kTuple: return n->kind == Kind::kTuple;
+    case ArgAtom::kList: return n->kind == Kind::kList;
+    case ArgAtom::kDict: return n->kind == Kind::kDict;
+    case ArgAtom::kDtype: return n->kind == Kind::kDtype;
+    case ArgAtom::kGlobal: return n->kind == Kind::kGlobal;
+    case ArgAtom::kNdarrayClass:
+      return n->kind == Kind::kGlobal &&
+             policy.IsNdarrayClass(n->a.global->joined);
+    case ArgAtom::kStrLiteral:
+      return n->kind == Kind::kStr && n->str() == a.text;
+    case ArgAtom::kGlobalName:
+      return n->kind == Kind::kGlobal && n->a.global->joined == a.text;
+    case ArgAtom::kBoolLiteral:
+      return n->kind == Kind::kBool && (n->a.i != 0) == a.flag;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<BuilderId> BuilderFromName(std::string_view name) {
+  for (const auto& e : kBuilderNames) {
+    if (e.name == name) return e.id;
+  }
+  return std::nullopt;
+}
+
+std::string_view BuilderName(BuilderId id) {
+  for (const auto& e : kBuilderNames) {
+    if (e.id == id) return e.name;
+  }
+  return "?";
+}
 
 std::string_view UseName(Use use) {
   switch (use) {
@@ -13,44 +109,145 @@ std::string_view UseName(Use use) {
   return "?";
 }
 
-void RulePolicy::Add(const Rule& rule) {
-  auto [it, inserted] = rules_.try_emplace(rule.name, rule);
-  if (!inserted) {
-    it->second.uses |= rule.uses;
-    if (rule.builder != BuilderId::kNone) it->second.builder = rule.builder;
+bool MatchesArgs(const ArgSpec& spec, absl::Span<Node* const> args,
+                 const Policy& policy, std::string* why) {
+  size_t n = spec.positional.size();
+  if (args.size() < n || (args.size() > n && !spec.variadic)) {
+    if (why) {
+      *why = StrCat("takes ", spec.variadic ? "at least " : "", n,
+                    " argument", n == 1 ? "" : "s", ", got ", args.size());
+    }
+    return false;
   }
+  for (size_t i = 0; i < n; ++i) {
+    bool ok = false;
+    for (const ArgAtom& a : spec.positional[i]) {
+      if (AtomMatches(a, args[i], policy)) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) {
+      if (why) {
+        *why = StrCat("argument ", i + 1, " (a ", KindName(args[i]->kind),
+                      ") breaks its constraint");
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+RulePolicy::RulePolicy() = default;
+RulePolicy::~RulePolicy() = default;
+
+void RulePolicy::Add(Rule rule) {
+  by_name_[rule.name].push_back(rules_.size());
+  rules_.push_back(std::move(rule));
+  rule_hits_.emplace_back(0);
+}
+
+bool RulePolicy::AddPattern(std::string_view pattern, uint8_t uses,
+                            std::string origin, std::string* error) {
+  auto p = std::make_unique<Pattern>();
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  p->re = std::make_unique<re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
+  if (!p->re->ok()) {
+    *error = p->re->error();
+    return false;
+  }
+  p->uses = uses;
+  p->text = std::string(pattern);
+  p->origin = std::move(origin);
+  patterns_.push_back(std::move(p));
+  return true;
+}
+
+const Rule* RulePolicy::MatchPattern(std::string_view name, Use use) const {
+  if (use == Use::kCall || HasDunderComponent(name)) return nullptr;
+  for (const auto& p : patterns_) {
+    if ((p->uses & static_cast<uint8_t>(use)) &&
+        re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *p->re)) {
+      p->hits.fetch_add(1, std::memory_order_relaxed);
+      // Patterns carry no builder or constraints: a synthetic rule.
+      static const Rule kPatternRule = [] {
+        Rule r;
+        r.uses = static_cast<uint8_t>(Use::kReference) |
+                 static_cast<uint8_t>(Use::kInstantiate);
+        r.origin = "pattern";
+        return r;
+      }();
+      return &kPatternRule;
+    }
+  }
+  return nullptr;
 }
 
 bool RulePolicy::AdmitsAny(std::string_view name) const {
-  auto it = rules_.find(ToAbsl(name));
-  return it != rules_.end() && it->second.uses != 0;
+  auto it = by_name_.find(ToAbsl(name));
+  if (it != by_name_.end()) {
+    for (size_t i : it->second) {
+      if (rules_[i].uses) return true;
+    }
+  }
+  return MatchPattern(name, Use::kReference) != nullptr ||
+         MatchPattern(name, Use::kInstantiate) != nullptr;
 }
 
-const Rule* RulePolicy::Find(std::string_view name, Use use) const {
-  auto it = rules_.find(ToAbsl(name));
-  if (it == rules_.end()) return nullptr;
-  return (it->second.uses & static_cast<uint8_t>(use)) ? &it->second
-                                                        : nullptr;
+const Rule* RulePolicy::Find(std::string_view name, Use use,
+                             absl::Span<Node* const> args,
+                             std::string* why) const {
+  auto it = by_name_.find(ToAbsl(name));
+  if (it != by_name_.end()) {
+    std::string first_why;
+    for (size_t i : it->second) {
+      const Rule& r = rules_[i];
+      if (!(r.uses & static_cast<uint8_t>(use))) continue;
+      std::string w;
+      if (r.args && !MatchesArgs(*r.args, args, *this, &w)) {
+        if (first_why.empty()) first_why = w;
+        continue;
+      }
+      rule_hits_[i].fetch_add(1, std::memory_order_relaxed);
+      return &r;
+    }
+    if (why && !first_why.empty()) *why = first_why;
+    if (!first_why.empty()) return nullptr;
+  }
+  return MatchPattern(name, use);
+}
+
+bool RulePolicy::IsNdarrayClass(std::string_view name) const {
+  if (name == "numpy:ndarray") return true;
+  auto it = by_name_.find(ToAbsl(name));
+  if (it == by_name_.end()) return false;
+  for (size_t i : it->second) {
+    if (rules_[i].ndarray_subclass) return true;
+  }
+  return false;
+}
+
+std::vector<RulePolicy::RuleUse> RulePolicy::Usage() const {
+  std::vector<RuleUse> out;
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    out.push_back({rules_[i].origin, rules_[i].name, rule_hits_[i].load()});
+  }
+  for (const auto& p : patterns_) {
+    out.push_back({p->origin, p->text, p->hits.load()});
+  }
+  return out;
 }
 
 const RulePolicy& BuiltinPolicy() {
   static const RulePolicy* policy = [] {
     auto* p = new RulePolicy;
-    constexpr uint8_t kCall = static_cast<uint8_t>(Use::kCall);
-    p->Add({"_codecs:encode", kCall, BuilderId::kCodecsEncode});
-    p->Add({"builtins:bytes", kCall, BuilderId::kBytes});
-    p->Add({"builtins:bytearray", kCall, BuilderId::kByteArray});
-    p->Add({"builtins:set", kCall, BuilderId::kSet});
-    p->Add({"builtins:frozenset", kCall, BuilderId::kFrozenSet});
-    p->Add({"builtins:complex", kCall, BuilderId::kComplex});
-    p->Add({"builtins:slice", kCall, BuilderId::kSlice});
-    p->Add({"copyreg:_reconstructor", kCall, BuilderId::kReconstructor});
-    p->Add({"copyreg:__newobj__", kCall, BuilderId::kNewobj});
-    p->Add({"copyreg:__newobj_ex__", kCall, BuilderId::kNewobjEx});
-    // The base class argument of copyreg._reconstructor.
-    for (const char* base : {"builtins:object", "builtins:list",
-                             "builtins:dict"}) {
-      p->Add({base, static_cast<uint8_t>(Use::kReference), BuilderId::kNone});
+    // The embedded allowlists/builtins file; it is part of the binary, so a
+    // parse failure is a build defect and fails loudly in tests.
+    std::string error;
+    if (!AddEmbeddedAllowlist(p, "builtins", &error)) {
+      fprintf(stderr, "picklevm: embedded allowlist: %s\n", error.c_str());
+      abort();
     }
     return p;
   }();

@@ -4,15 +4,29 @@
 // stream makes of it: to be a value (reference), to be instantiated without
 // running its constructor (instantiate: NEWOBJ, NEWOBJ_EX, copyreg's
 // helpers), or to be called (call: REDUCE, INST, OBJ).  An admitted call may
-// be bound to an inert builder that turns its arguments into data.
+// carry argument constraints and be bound to an inert builder that turns its
+// arguments into data.  The known globals are a closed set: exact names, and
+// re2 patterns that may only admit class names for reference and
+// instantiation.
 #ifndef PICKLEVM_VM_POLICY_POLICY_H_
 #define PICKLEVM_VM_POLICY_POLICY_H_
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
+#include "vm/graph/node.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace picklevm {
 
@@ -26,23 +40,54 @@ std::string_view UseName(Use use);
 
 // Inert builders: what an admitted call means as data.
 enum class BuilderId : uint8_t {
-  kNone,            // no builder: the result is an $object
-  kCodecsEncode,    // _codecs.encode(str, 'latin1') -> bytes
-  kBytes,           // builtins.bytes() -> b''
-  kByteArray,       // builtins.bytearray([bytes | str, 'latin-1'])
-  kSet,             // builtins.set([list])
-  kFrozenSet,       // builtins.frozenset([list])
-  kComplex,         // builtins.complex(re, im)
-  kSlice,           // builtins.slice(start, stop, step)
-  kReconstructor,   // copyreg._reconstructor(cls, base, state)
-  kNewobj,          // copyreg.__newobj__(cls, *args)
-  kNewobjEx,        // copyreg.__newobj_ex__(cls, args, kwargs)
+  kNone,               // no builder: the result is an $object
+  kCodecsEncode,       // _codecs.encode(str, 'latin1') -> bytes
+  kBytes,              // builtins.bytes() -> b''
+  kByteArray,          // builtins.bytearray([bytes | str, 'latin-1'])
+  kSet,                // builtins.set([list])
+  kFrozenSet,          // builtins.frozenset([list])
+  kComplex,            // builtins.complex(re, im)
+  kSlice,              // builtins.slice(start, stop, step)
+  kReconstructor,      // copyreg._reconstructor(cls, base, state)
+  kNewobj,             // copyreg.__newobj__(cls, *args)
+  kNewobjEx,           // copyreg.__newobj_ex__(cls, args, kwargs)
+  kNdarrayReconstruct, // numpy.core.multiarray._reconstruct + BUILD
+  kNdarrayFrombuffer,  // numpy.core.numeric._frombuffer (protocol 5)
+  kDtype,              // numpy.dtype(str, bool, bool) + BUILD
+  kScalar,             // numpy.core.multiarray.scalar(dtype, bytes)
+};
+
+// The builder named in allowlist files ("codecs_encode", ...).
+std::optional<BuilderId> BuilderFromName(std::string_view name);
+std::string_view BuilderName(BuilderId id);
+
+// One positional-argument constraint: the value must match one atom.
+struct ArgAtom {
+  enum Type : uint8_t {
+    kAny, kNone, kBool, kInt, kFloat, kStr, kBytes, kByteArray, kTuple,
+    kList, kDict,
+    kDtype, kGlobal,      // any $global (its own use is checked elsewhere)
+    kNdarrayClass,        // numpy:ndarray or a global tagged ndarray-subclass
+    kStrLiteral,          // a str equal to `text`
+    kGlobalName,          // the $global named `text`
+    kBoolLiteral,         // True/False equal to `flag`
+  } type = kAny;
+  std::string text;
+  bool flag = false;
+};
+
+struct ArgSpec {
+  std::vector<std::vector<ArgAtom>> positional;  // alternatives per position
+  bool variadic = false;  // "..." at the end: further args of any value
 };
 
 struct Rule {
   std::string name;       // "module:qualname"
   uint8_t uses = 0;       // bitmask of Use
   BuilderId builder = BuilderId::kNone;
+  std::optional<ArgSpec> args;
+  bool ndarray_subclass = false;  // may be _reconstruct's subtype
+  std::string origin;     // "file:line", for messages and coverage
 };
 
 class Policy {
@@ -50,31 +95,69 @@ class Policy {
   virtual ~Policy() = default;
   // Whether any use of `name` is admitted (else importing it is refused).
   virtual bool AdmitsAny(std::string_view name) const = 0;
-  // The rule admitting `name` for `use`, or nullptr.
-  virtual const Rule* Find(std::string_view name, Use use) const = 0;
+  // The rule admitting `name` for `use` with these arguments, or nullptr.
+  // *why (if given) says what failed when a rule exists but its argument
+  // constraints do not match.
+  virtual const Rule* Find(std::string_view name, Use use,
+                           absl::Span<Node* const> args,
+                           std::string* why = nullptr) const = 0;
+  // Whether `name` may be _reconstruct's subtype.
+  virtual bool IsNdarrayClass(std::string_view name) const = 0;
   // Whether PERSID/BINPERSID values are admitted (as $persid).
   virtual bool AdmitsPersistentIds() const { return false; }
 };
 
-// Exact-name rules in a hash map.
+// Exact-name rules in a hash map, plus re2 name patterns.
 class RulePolicy : public Policy {
  public:
-  // Merges the uses of a rule for an existing name.
-  void Add(const Rule& rule);
+  RulePolicy();
+  ~RulePolicy() override;
+  RulePolicy(const RulePolicy&) = delete;
+  RulePolicy& operator=(const RulePolicy&) = delete;
+
+  void Add(Rule rule);
+  // A pattern admitting class names for reference and/or instantiation.
+  // The caller (the allowlist parser) has checked the pattern's anchor.
+  // Returns false if re2 rejects the pattern.
+  bool AddPattern(std::string_view pattern, uint8_t uses, std::string origin,
+                  std::string* error);
   void set_admit_persistent_ids(bool v) { admit_persistent_ids_ = v; }
 
   bool AdmitsAny(std::string_view name) const override;
-  const Rule* Find(std::string_view name, Use use) const override;
+  const Rule* Find(std::string_view name, Use use,
+                   absl::Span<Node* const> args,
+                   std::string* why = nullptr) const override;
+  bool IsNdarrayClass(std::string_view name) const override;
   bool AdmitsPersistentIds() const override { return admit_persistent_ids_; }
 
+  // Coverage: every rule and pattern with how often it admitted something.
+  struct RuleUse {
+    std::string origin;
+    std::string text;  // the name or pattern
+    uint64_t hits;
+  };
+  std::vector<RuleUse> Usage() const;
+
  private:
-  absl::flat_hash_map<std::string, Rule> rules_;
+  struct Pattern;
+  const Rule* MatchPattern(std::string_view name, Use use) const;
+
+  // Rules for one name, in file order; the first whose uses and arguments
+  // match admits.
+  absl::flat_hash_map<std::string, std::vector<size_t>> by_name_;
+  std::deque<Rule> rules_;
+  mutable std::deque<std::atomic<uint64_t>> rule_hits_;
+  std::vector<std::unique_ptr<Pattern>> patterns_;
   bool admit_persistent_ids_ = false;
 };
 
-// The machine's built-in policy: the inert builders that spell plain data in
-// protocols 0-2 (bytes, bytearray, set, frozenset, complex, slice) and
-// copyreg's object helpers, so every plain-data pickle loads.
+// Whether `value` matches the constraint (used by RulePolicy and tests).
+bool MatchesArgs(const ArgSpec& spec, absl::Span<Node* const> args,
+                 const Policy& policy, std::string* why);
+
+// The machine's built-in policy when none is given: the inert builders that
+// spell plain data in protocols 0-2 and copyreg's object helpers.  The
+// command line uses the compiled allowlists/ files instead (DefaultPolicy).
 const RulePolicy& BuiltinPolicy();
 
 }  // namespace picklevm

@@ -84,7 +84,24 @@ NumParse ParsePythonInt(std::string_view text, int base, uint64_t max_digits,
   if (i != n) return NumParse::kInvalid;
   if (zeros_only && any_nonzero) return NumParse::kInvalid;
   if (base == 10 && ndigits > max_digits) return NumParse::kTooManyDigits;
-  // Accumulate into limbs (hex/octal/binary are linear; decimal is bounded).
+  if (base != 10) {
+    // Bound the work before accumulating: each digit costs a pass over the
+    // limbs, so refuse values whose decimal form is over the limit from the
+    // count of significant digits (leading zeros cost nothing).
+    uint64_t significant = 0;
+    bool seen = false;
+    for (size_t k = digits_start; k < digits_end; ++k) {
+      if (s[k] == '_') continue;
+      seen |= s[k] != '0';
+      if (seen) ++significant;
+    }
+    uint64_t bits_per_digit = base == 16 ? 4 : base == 8 ? 3 : 1;
+    uint64_t min_bits = significant ? (significant - 1) * bits_per_digit : 0;
+    if (min_bits * 30102 / 100000 + 1 > max_digits) {
+      return NumParse::kTooManyDigits;
+    }
+  }
+  // Accumulate into limbs (bounded above by the digit checks).
   Limbs mag;
   for (size_t k = digits_start; k < digits_end; ++k) {
     if (s[k] == '_') continue;

@@ -1,0 +1,808 @@
+#!/usr/bin/python3
+"""Adversarial resource test for ``picklevm load``.
+
+    /usr/bin/python3 tests/memory/run_memory.py [--picklevm build/picklevm]
+        [-k SUBSTRING]
+
+Documented bound (the README's):
+
+    peak RSS <= 384 x input_bytes + 16 MiB
+
+measured on Debian 12, x86-64 (AMD EPYC, 2 vCPUs, Linux 6.18), glibc
+malloc, picklevm RelWithDebInfo, inputs up to 10 MB.  Measured worst slopes
+(RSS above the ~6-8 MiB baseline, per input byte; linear from 250 KB to
+8 MB, see the "A-eff" column):
+
+    1M-deep TUPLE1 chain used as a dict key    ~183-190  (canonical-key table)
+    1M-deep nested frozensets                  ~114-121
+    1M-deep TUPLE1 chain                        ~75-96
+    5M empty lists under one MARK, LIST         ~70
+    1M-deep nested list (] x N, a x N-1)        ~54
+    5M MEMOIZE of one value                     ~54
+    1M-deep dict-of-dict / 1M int keys          ~38-44
+    5M EMPTY_LIST+POP pairs                     ~17  (expected ~1: see below)
+
+A = 384 is about twice the worst slope and B = 16 MiB twice the largest
+baseline (8.2 MiB); both have about 2x headroom.
+
+Every case below is generated into a temporary folder, run as
+``/usr/bin/time -v picklevm load FILE [flags]`` (peak RSS is time's
+"Maximum resident set size") one at a time, and must
+
+1. exit with the expected status, with the expected message on standard
+   error (one line naming the limit or the problem; nothing for exit 0),
+   and, where it loads, print the expected document;
+2. stay within the bound above (some cases have a tighter bound of their
+   own, stated with the case);
+3. finish in under MAX_WALL seconds (some cases less).
+
+The input file is memory-mapped, so the pages of it that picklevm reads count
+in its RSS: A therefore includes the input itself (1 byte per byte) plus the
+graph built from it (32-byte nodes in an arena that is never freed before
+exit), the object stack, the encoder's bookkeeping, and the 1 MiB output
+buffer.  A and B were chosen at about twice the worst slope and baseline
+measured (the table is printed at every run: "rss" against "bound").
+
+Memory is linear in the input, not in the live data: every value goes into
+the graph's arena and stays there after POP (the arena is freed with the
+graph, block by block), so "5M EMPTY_LIST+POP" is held to the linear bound.
+
+Children run with RLIMIT_AS = CHILD_AS_LIMIT so that a runaway allocation
+(a memo vector sized by an attacker's index, say) fails the case instead of
+taking the machine down, and are killed after max(10 s, 3 x the case's
+wall limit), at most HARD_TIMEOUT.  A copy of the binary is run, so that a
+rebuild during the run does not disturb it.
+
+The "A-eff" column is (RSS - BASELINE_MIB) / input bytes for inputs of
+64 KiB or more: the measured slope that A must stay above.
+
+Prints one line per case, then ``memory: N passed, M failed``; exits 1 if
+anything failed.
+"""
+
+import os
+import sys
+
+PY = "/usr/bin/python3"
+if os.path.realpath(sys.executable) != os.path.realpath(PY):
+    os.execv(PY, [PY, "-s", os.path.abspath(__file__)] + sys.argv[1:])
+
+import argparse      # noqa: E402
+import json          # noqa: E402
+import re            # noqa: E402
+import resource      # noqa: E402
+import shutil        # noqa: E402
+import signal        # noqa: E402
+import struct        # noqa: E402
+import subprocess    # noqa: E402
+import tempfile      # noqa: E402
+import time          # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+# ---- the documented bound ---------------------------------------------------
+A = 384                # bytes of peak RSS per byte of input
+B_MIB = 16             # fixed overhead, MiB
+BASELINE_MIB = 6.4     # RSS of a tiny load, for the A-eff column only
+MIB = 1 << 20
+
+MAX_WALL = 5.0         # seconds, every case
+HARD_TIMEOUT = 20.0    # seconds at most, then the child is killed
+CHILD_AS_LIMIT = 8 << 30
+
+TIME = "/usr/bin/time"
+
+MILLION = 1_000_000
+
+
+def bound_bytes(input_bytes):
+    return A * input_bytes + B_MIB * MIB
+
+
+# ---- pickle opcodes -----------------------------------------------------------
+PROTO = b"\x80"
+STOP = b"."
+NONE = b"N"
+MARK = b"("
+POP = b"0"
+DUP = b"2"
+EMPTY_LIST = b"]"
+APPEND = b"a"
+LIST = b"l"
+EMPTY_TUPLE = b")"
+TUPLE1 = b"\x85"
+TUPLE2 = b"\x86"
+EMPTY_DICT = b"}"
+SETITEM = b"s"
+SETITEMS = b"u"
+FROZENSET = b"\x91"
+MEMOIZE = b"\x94"
+BININT1 = b"K"
+INT = b"I"
+LONG = b"L"
+LONG1 = b"\x8a"
+LONG4 = b"\x8b"
+BINUNICODE = b"X"
+BINUNICODE8 = b"\x8d"
+BINBYTES8 = b"\x8e"
+BYTEARRAY8 = b"\x96"
+FRAME = b"\x95"
+BINPUT = b"q"
+LONG_BINPUT = b"r"
+BINGET = b"h"
+LONG_BINGET = b"j"
+PUT = b"p"
+
+
+def proto(n):
+    return PROTO + bytes([n])
+
+
+def binput(i):
+    return BINPUT + bytes([i]) if i < 256 else LONG_BINPUT + struct.pack("<I", i)
+
+
+def binget(i):
+    return BINGET + bytes([i]) if i < 256 else LONG_BINGET + struct.pack("<I", i)
+
+
+def binunicode(s):
+    b = s.encode()
+    return BINUNICODE + struct.pack("<I", len(b)) + b
+
+
+# ---- generators ---------------------------------------------------------------
+def gen_len8(op, length, proto_n=5):
+    return proto(proto_n) + op + struct.pack("<Q", length) + b"abc" + STOP
+
+
+def gen_long_binput_max():
+    # One value, memoized at 2**32-1, fetched back, then STOP: a memo kept
+    # as a vector indexed by the operand would need 32 GiB.
+    return (proto(2) + EMPTY_LIST + LONG_BINPUT + b"\xff\xff\xff\xff" + POP +
+            LONG_BINGET + b"\xff\xff\xff\xff" + STOP)
+
+
+def gen_put_huge_text():
+    # Protocol 0 PUT/GET with a 17-digit index.
+    return (b"(lp99999999999999999\n0g99999999999999999\n" + STOP)
+
+
+def gen_nested_list_p2(n):
+    # ] x n pushes n lists; each APPEND puts the top one into the one below:
+    # a valid pickle of a list nested n deep ([[[...]]]).
+    return proto(2) + EMPTY_LIST * n + APPEND * (n - 1) + STOP
+
+
+def gen_nested_list_p0(n):
+    # Protocol 0: ( x n then l x n -- each LIST closes the innermost MARK.
+    return MARK * n + LIST * n + STOP
+
+
+def gen_nested_tuple(n):
+    # () then TUPLE1 x (n-1): a 1-tuple of a 1-tuple of ... of ().
+    return proto(2) + EMPTY_TUPLE + TUPLE1 * (n - 1) + STOP
+
+
+def gen_nested_dict(n):
+    # {"k": {"k": ... {}}}: dicts and keys pushed, then SETITEM x (n-1).
+    # The key is memoized once and fetched by BINGET (3 bytes a level).
+    body = [proto(2), EMPTY_DICT, binunicode("k"), binput(0), EMPTY_DICT]
+    body.append((binget(0) + EMPTY_DICT) * (n - 2))
+    body.append(SETITEM * (n - 1))
+    body.append(STOP)
+    return b"".join(body)
+
+
+def gen_laughs_memo(levels=30, fan=10):
+    # L0 = []; L(k) = [L(k-1)] * fan, built from `fan` BINGETs of the
+    # previous level's memo slot.  The tree it unfolds to has fan**levels
+    # leaves; the graph has levels+1 nodes.
+    out = [proto(2), EMPTY_LIST, binput(0), POP]
+    for k in range(1, levels + 1):
+        out.append(MARK + binget(k - 1) * fan + LIST + binput(k))
+        if k < levels:
+            out.append(POP)
+    out.append(STOP)
+    return b"".join(out)
+
+
+def gen_laughs_dup(levels=30, fan=10):
+    # The same shape with DUP and no memo: `levels` MARKs first, then L0,
+    # then (DUP x (fan-1), LIST) per level.
+    return (proto(2) + MARK * levels + EMPTY_LIST +
+            (DUP * (fan - 1) + LIST) * levels + STOP)
+
+
+def tuple_dag(first_slot, levels):
+    # t0 = (1,), t(k+1) = (t(k), t(k)) via memo + DUP; left in memo slots
+    # first_slot .. first_slot+levels, nothing left on the stack.
+    out = [BININT1 + b"\x01" + TUPLE1 + binput(first_slot) + POP]
+    for k in range(levels):
+        out.append(binget(first_slot + k) + DUP + TUPLE2 +
+                   binput(first_slot + k + 1) + POP)
+    return b"".join(out)
+
+
+def gen_dag_key(levels=60):
+    # {t60: None}: hashing t60 naively visits 2**60 leaves.
+    return (proto(2) + tuple_dag(0, levels) + EMPTY_DICT +
+            binget(levels) + NONE + SETITEM + STOP)
+
+
+def gen_dag_two_keys(levels=60):
+    # Two distinct but equal DAGs as keys: {tA: None, tB: 1} == {tA: 1}.
+    # Comparing them naively is as exponential as hashing.
+    second = levels + 1
+    return (proto(2) + tuple_dag(0, levels) + tuple_dag(second, levels) +
+            EMPTY_DICT + binget(levels) + NONE + SETITEM +
+            binget(second + levels) + BININT1 + b"\x01" + SETITEM + STOP)
+
+
+def gen_tuple_chain_key(n):
+    # {((((),),),): None}: hashing walks a million-deep key once.
+    return (proto(2) + EMPTY_DICT + EMPTY_TUPLE + TUPLE1 * (n - 1) + NONE +
+            SETITEM + STOP)
+
+
+def gen_nested_frozenset(n):
+    # frozenset({frozenset({... frozenset()})}), protocol 4: ( x n, then
+    # FROZENSET x n (each one hashes the one inside it).
+    return proto(4) + MARK * n + FROZENSET * n + STOP
+
+
+def gen_memoize(n):
+    # One value memoized n times (MEMOIZE is one byte: a memo entry a byte).
+    return proto(4) + NONE + MEMOIZE * n + STOP
+
+
+def gen_int_keys(n):
+    # {0: None, 1: None, ...} by one SETITEMS.
+    return (proto(2) + EMPTY_DICT + MARK +
+            b"".join(b"J" + struct.pack("<i", i) + NONE for i in range(n)) +
+            SETITEMS + STOP)
+
+
+def gen_many_big_ints(count, digits):
+    # count text INTs of `digits` digits each in one list (protocol 0):
+    # decimal parsing and printing are quadratic in the digits of one int.
+    return MARK + (INT + b"7" * digits + b"\n") * count + LIST + STOP
+
+
+def gen_radix_text(op, prefix, digit, n):
+    # INT/LONG with a power-of-two radix prefix: CPython's int(s, 0) reads
+    # these in linear time and applies no digit limit to them; picklevm must
+    # refuse one that will not print in --max-int-digits decimal digits, and
+    # must do so in linear time.
+    tail = b"L\n" if op == LONG else b"\n"
+    return op + prefix + digit * n + tail + STOP
+
+
+def gen_push_pop(n):
+    return proto(2) + (EMPTY_LIST + POP) * n + NONE + STOP
+
+
+def gen_mark_many(n):
+    return proto(2) + MARK + EMPTY_LIST * n + LIST + STOP
+
+
+def gen_long4(nbytes):
+    return proto(2) + LONG4 + struct.pack("<i", nbytes) + b"\x01" * nbytes + STOP
+
+
+def gen_long1(nbytes):
+    return proto(2) + LONG1 + bytes([nbytes]) + b"\x7f" * nbytes + STOP
+
+
+def gen_int_text(digits):
+    return INT + b"1" * digits + b"\n" + STOP
+
+
+def gen_long_text(digits):
+    return LONG + b"1" * digits + b"L\n" + STOP
+
+
+def gen_stack(n):
+    return proto(2) + MARK + NONE * n + b"t" + STOP
+
+
+def gen_memo(n):
+    return proto(2) + NONE + b"".join(binput(i) for i in range(n)) + STOP
+
+
+def gen_nodes(n):
+    # n-1 empty lists inside one list: n list nodes.
+    return proto(2) + MARK + EMPTY_LIST * (n - 1) + LIST + STOP
+
+
+def gen_frame(length):
+    return proto(4) + FRAME + struct.pack("<Q", length) + NONE + STOP
+
+
+# ---- output checks ------------------------------------------------------------
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NON_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def bracket_depth(data):
+    """Max nesting of [] / {} outside JSON strings, iteratively; raises
+    ValueError on an unbalanced or mismatched bracket."""
+    only = _STRING.sub(b'""', data).translate(None, _NON_BRACKET)
+    stack = bytearray()
+    deepest = 0
+    closer = {ord("]"): ord("["), ord("}"): ord("{")}
+    for c in only:
+        if c == 0x5B or c == 0x7B:
+            stack.append(c)
+            if len(stack) > deepest:
+                deepest = len(stack)
+        else:
+            if not stack or stack.pop() != closer[c]:
+                raise ValueError("unbalanced JSON brackets")
+    if stack:
+        raise ValueError("unclosed JSON brackets")
+    return deepest
+
+
+def split_doc(out):
+    """The document's root text, and the document with the root replaced by
+    null (small enough for json.loads)."""
+    i = out.find(b',"root":')
+    j = out.rfind(b',"warnings":')
+    if i < 0 or j < i:
+        raise ValueError("not a picklevm-graph/1 document")
+    root = out[i + len(b',"root":'):j]
+    head = json.loads(out[:i] + b',"root":null' + out[j:])
+    if head.get("format") != "picklevm-graph/1":
+        raise ValueError("format is %r" % head.get("format"))
+    return root, head
+
+
+def expect_root(expected_root, depth=None, proto_n=None):
+    def check(out, input_bytes):
+        root, head = split_doc(out)
+        if head["protocol"] != proto_n:
+            return "protocol %r, expected %r" % (head["protocol"], proto_n)
+        if head["warnings"]:
+            return "warnings %r" % head["warnings"]
+        if depth is not None:
+            d = bracket_depth(root)
+            if d != depth:
+                return "root nests %d deep, expected %d" % (d, depth)
+        if root != expected_root:
+            k = next((i for i, (x, y) in enumerate(zip(root, expected_root))
+                      if x != y), min(len(root), len(expected_root)))
+            return ("root differs at byte %d: %r (expected %r)" %
+                    (k, root[k:k + 40], expected_root[k:k + 40]))
+        return None
+    return check
+
+
+def expect_json_root(predicate, proto_n):
+    def check(out, input_bytes):
+        doc = json.loads(out)
+        if doc.get("format") != "picklevm-graph/1":
+            return "not a picklevm-graph/1 document"
+        if doc["protocol"] != proto_n:
+            return "protocol %r, expected %r" % (doc["protocol"], proto_n)
+        return predicate(doc["root"], out, input_bytes)
+    return check
+
+
+def laughs_check(levels, fan, out_per_input=16):
+    # Each level but the root is shared: written once as {"$id": N, ...},
+    # then fan-1 times as {"$ref": N}.  Output linear in the input.
+    def pred(root, out, input_bytes):
+        ids = out.count(b'"$id"')
+        refs = out.count(b'"$ref"')
+        if ids != levels or refs != levels * (fan - 1):
+            return "%d $id / %d $ref, expected %d / %d" % (
+                ids, refs, levels, levels * (fan - 1))
+        if len(out) > out_per_input * input_bytes + 1024:
+            return "output %d bytes > %d x input + 1 KiB" % (
+                len(out), out_per_input)
+        # Walk the spine: root is a list of fan; its first item wraps level
+        # levels-1, and so on down to [].
+        node = root
+        for k in range(levels, 0, -1):
+            if not isinstance(node, list) or len(node) != fan:
+                return "level %d is not a %d-list" % (k, fan)
+            first = node[0]
+            if not (isinstance(first, dict) and "$id" in first):
+                return "level %d's first item is not an $id wrapper" % k
+            if any(x != {"$ref": first["$id"]} for x in node[1:]):
+                return "level %d's other items are not $refs to it" % k
+            node = first["$value"]
+        if node != []:
+            return "bottom level is %r, expected []" % (node,)
+        return None
+    return pred
+
+
+def dag_check(levels, value, out_per_input=16):
+    def pred(root, out, input_bytes):
+        if not (isinstance(root, dict) and "$dict" in root):
+            return "root is not a $dict"
+        items = root["$dict"]
+        if len(items) != 1:
+            return "%d dict entries, expected 1" % len(items)
+        key, val = items[0]
+        if val != value:
+            return "value %r, expected %r" % (val, value)
+        node, k = key, levels
+        while k > 0:
+            t = node.get("$tuple") if isinstance(node, dict) else None
+            if t is None:
+                t = node["$value"]["$tuple"] if "$value" in node else None
+            if t is None or len(t) != 2 or t[1] != {"$ref": t[0]["$id"]}:
+                return "level %d of the key is not (x, x) with a $ref" % k
+            node, k = t[0]["$value"], k - 1
+        if node != {"$tuple": [1]}:
+            return "t0 is %r, expected (1,)" % (node,)
+        if len(out) > out_per_input * input_bytes + 1024:
+            return "output %d bytes not linear in input" % len(out)
+        return None
+    return pred
+
+
+def expect_int(digits):
+    def pred(root, out, input_bytes):
+        if root != {"$int": digits}:
+            return "root %.60r..., expected {'$int': %.20r...}" % (root, digits)
+        return None
+    return pred
+
+
+# ---- cases --------------------------------------------------------------------
+class Case:
+    def __init__(self, name, data, args=(), status=0, stderr=None, check=None,
+                 wall=MAX_WALL, rss_limit=None, rss_note=None):
+        self.name = name
+        self.data = data            # bytes, or a callable returning bytes
+        self.args = list(args)
+        self.status = status
+        self.stderr = stderr        # regex that the one stderr line matches
+        self.check = check          # f(stdout bytes, input bytes) -> error
+        self.wall = wall
+        self.rss_limit = rss_limit  # f(input bytes) -> extra tighter bound
+        self.rss_note = rss_note
+
+
+def default_max_depth():
+    try:
+        with open(os.path.join(REPO, "vm/machine/machine.h")) as f:
+            m = re.search(r"max_depth\s*=\s*(\d+)", f.read())
+        if m:
+            return int(m.group(1))
+    except OSError:
+        pass
+    return MILLION
+
+
+def cases():
+    N = MILLION
+    dmax = default_max_depth()
+    # "pickle data was truncated", or "length prefix N exceeds the M bytes
+    # left": either says the operand runs past the end of the input.
+    trunc = r"truncat|exceeds the \d+ bytes? left"
+    c = []
+
+    # -- declared lengths far beyond the input
+    for opname, op in (("BINBYTES8", BINBYTES8), ("BINUNICODE8", BINUNICODE8),
+                       ("BYTEARRAY8", BYTEARRAY8)):
+        for label, length in (("2^63", 1 << 63), ("2^64-1", (1 << 64) - 1)):
+            c.append(Case("%s len %s" % (opname, label),
+                          gen_len8(op, length), status=2,
+                          stderr=trunc, wall=1.0))
+    c.append(Case("FRAME len 2^63", gen_frame(1 << 63), status=2,
+                  stderr=r"frame", wall=1.0))
+
+    # -- memo indices
+    c.append(Case("LONG_BINPUT 2^32-1", gen_long_binput_max(),
+                  check=expect_root(b"[]", proto_n=2), wall=1.0))
+    c.append(Case("PUT 10^17-1 (proto 0)", gen_put_huge_text(),
+                  check=expect_root(b"[]", proto_n=None), wall=1.0))
+
+    # -- a million deep
+    nested = b"[" * N + b"]" * N
+    lst = lambda: gen_nested_list_p2(N)                       # noqa: E731
+    c.append(Case("1M nested list, --max-depth 2000000", lst,
+                  ["--max-depth", "2000000"],
+                  check=expect_root(nested, N, 2)))
+    if dmax < N:
+        c.append(Case("1M nested list, default --max-depth (%d)" % dmax,
+                      lst, status=2, stderr=r"--max-depth"))
+    else:
+        c.append(Case("1M nested list, default --max-depth (%d)" % dmax,
+                      lst, check=expect_root(nested, N, 2)))
+    c.append(Case("1M nested list, --max-depth 1000", lst,
+                  ["--max-depth", "1000"], status=2, stderr=r"--max-depth"))
+    c.append(Case("1M nested list, --max-depth 999999", lst,
+                  ["--max-depth", str(N - 1)], status=2,
+                  stderr=r"--max-depth"))
+    c.append(Case("1000 nested list, --max-depth 1000",
+                  gen_nested_list_p2(1000), ["--max-depth", "1000"],
+                  check=expect_root(b"[" * 1000 + b"]" * 1000, 1000, 2)))
+    c.append(Case("1001 nested list, --max-depth 1000",
+                  gen_nested_list_p2(1001), ["--max-depth", "1000"],
+                  status=2, stderr=r"--max-depth"))
+    c.append(Case("1M MARK/LIST (proto 0), --max-depth 2000000",
+                  lambda: gen_nested_list_p0(N), ["--max-depth", "2000000"],
+                  check=expect_root(nested, N, None)))
+    c.append(Case("1M MARK/LIST (proto 0), --max-depth 1000",
+                  lambda: gen_nested_list_p0(N), ["--max-depth", "1000"],
+                  status=2, stderr=r"--max-depth"))
+    c.append(Case("1M TUPLE1 chain, --max-depth 2000000",
+                  lambda: gen_nested_tuple(N), ["--max-depth", "2000000"],
+                  check=expect_root(b'{"$tuple":[' * (N - 1) +
+                                    b'{"$tuple":[]}' + b"]}" * (N - 1),
+                                    2 * N, 2)))
+    c.append(Case("1M TUPLE1 chain, --max-depth 1000",
+                  lambda: gen_nested_tuple(N), ["--max-depth", "1000"],
+                  status=2, stderr=r"--max-depth"))
+    c.append(Case("1M dict-of-dict, --max-depth 2000000",
+                  lambda: gen_nested_dict(N), ["--max-depth", "2000000"],
+                  check=expect_root(b'{"k":' * (N - 1) + b"{}" +
+                                    b"}" * (N - 1), N, 2)))
+    c.append(Case("1M dict-of-dict, --max-depth 1000",
+                  lambda: gen_nested_dict(N), ["--max-depth", "1000"],
+                  status=2, stderr=r"--max-depth"))
+
+    # -- shared references
+    c.append(Case("billion laughs, 30 levels x 10 BINGET", gen_laughs_memo(),
+                  check=expect_json_root(laughs_check(30, 10), 2), wall=1.0))
+    c.append(Case("billion laughs, 30 levels x 10 DUP", gen_laughs_dup(),
+                  check=expect_json_root(laughs_check(30, 10), 2), wall=1.0))
+    c.append(Case("tuple DAG 60 levels as dict key", gen_dag_key(),
+                  check=expect_json_root(dag_check(60, None), 2), wall=1.0))
+    c.append(Case("two equal tuple DAGs as dict keys", gen_dag_two_keys(),
+                  check=expect_json_root(dag_check(60, 1), 2), wall=1.0))
+
+    c.append(Case("1M TUPLE1 chain as dict key, --max-depth 2000001",
+                  lambda: gen_tuple_chain_key(N),
+                  ["--max-depth", "2000001"],
+                  check=expect_root(b'{"$dict":[[' + b'{"$tuple":[' * (N - 1) +
+                                    b'{"$tuple":[]}' + b"]}" * (N - 1) +
+                                    b",null]]}", 2 * N + 3, 2)))
+    c.append(Case("1M nested frozensets, --max-depth 2000000",
+                  lambda: gen_nested_frozenset(N), ["--max-depth", "2000000"],
+                  check=expect_root(b'{"$frozenset":[' * (N - 1) +
+                                    b'{"$frozenset":[]}' + b"]}" * (N - 1),
+                                    2 * N, 4)))
+
+    # -- many values
+    c.append(Case("5M MEMOIZE of one value", lambda: gen_memoize(5 * N),
+                  check=expect_root(b"null", proto_n=4)))
+    c.append(Case("1M int keys by SETITEMS", lambda: gen_int_keys(N),
+                  check=expect_root(b"{\"$dict\":[" + b",".join(
+                      b"[%d,null]" % i for i in range(N)) + b"]}",
+                      3, 2)))
+    c.append(Case("5M EMPTY_LIST+POP", lambda: gen_push_pop(5 * N),
+                  check=expect_root(b"null", proto_n=2),
+                  rss_note="input + %d MiB" % FLAT_SLACK_MIB))
+    c.append(Case("5M EMPTY_LIST under MARK, LIST",
+                  lambda: gen_mark_many(5 * N),
+                  check=expect_root(b"[" + b",".join([b"[]"] * (5 * N)) + b"]",
+                                    2, 2)))
+
+    # -- big ints
+    c.append(Case("LONG4 of 10 MiB", lambda: gen_long4(10 * MIB), status=2,
+                  stderr=r"--max-int-digits", wall=1.0,
+                  rss_limit=lambda n: B_MIB * MIB,
+                  rss_note="B: the operand is not converted"))
+    c.append(Case("LONG1 of 255 bytes", gen_long1(255),
+                  check=expect_json_root(
+                      expect_int(str(int.from_bytes(b"\x7f" * 255, "little"))),
+                      2), wall=1.0))
+    c.append(Case("INT of 5000 digits (proto 0)", gen_int_text(5000),
+                  status=2, stderr=r"--max-int-digits", wall=1.0))
+    c.append(Case("LONG of 5000 digits (proto 0)", gen_long_text(5000),
+                  status=2, stderr=r"--max-int-digits", wall=1.0))
+    for opname, op in (("LONG", LONG), ("INT", INT)):
+        c.append(Case("%s 0x + 250k hex digits (proto 0)" % opname,
+                      gen_radix_text(op, b"0x", b"f", 250_000), status=2,
+                      stderr=r"--max-int-digits", wall=1.0))
+    c.append(Case("LONG 0b + 500k binary digits (proto 0)",
+                  gen_radix_text(LONG, b"0b", b"1", 500_000), status=2,
+                  stderr=r"--max-int-digits", wall=1.0))
+    c.append(Case("INT of 4300 digits (proto 0)", gen_int_text(4300),
+                  check=expect_json_root(expect_int("1" * 4300), None),
+                  wall=1.0))
+    # (An int that fits in int64 is exempt from --max-int-digits, as from
+    # CPython's limit, whose floor is 640 digits: so 21 digits, not 11.)
+    c.append(Case("INT of 21 digits, --max-int-digits 20", gen_int_text(21),
+                  ["--max-int-digits", "20"], status=2,
+                  stderr=r"--max-int-digits", wall=1.0))
+    c.append(Case("INT of 20 digits, --max-int-digits 20", gen_int_text(20),
+                  ["--max-int-digits", "20"],
+                  check=expect_json_root(expect_int("1" * 20), None),
+                  wall=1.0))
+    c.append(Case("1000 INTs of 4300 digits (proto 0)",
+                  lambda: gen_many_big_ints(1000, 4300),
+                  check=expect_json_root(
+                      lambda r, o, n: None if r == [{"$int": "7" * 4300}] * 1000
+                      else "not 1000 x 77...7", None)))
+
+    # -- each limit flag, just over and just at
+    c.append(Case("--max-stack 10, 11 items", gen_stack(10),
+                  ["--max-stack", "10"], status=2, stderr=r"--max-stack",
+                  wall=1.0))
+    c.append(Case("--max-stack 10, MARK + 9 items", gen_stack(9),
+                  ["--max-stack", "10"],
+                  check=expect_root(b'{"$tuple":[' + b",".join([b"null"] * 9)
+                                    + b"]}", proto_n=2), wall=1.0))
+    c.append(Case("--max-memo 5, 6 entries", gen_memo(6),
+                  ["--max-memo", "5"], status=2, stderr=r"--max-memo",
+                  wall=1.0))
+    c.append(Case("--max-memo 5, 5 entries", gen_memo(5),
+                  ["--max-memo", "5"], check=expect_root(b"null", proto_n=2),
+                  wall=1.0))
+    c.append(Case("--max-nodes 10, 11 nodes", gen_nodes(11),
+                  ["--max-nodes", "10"], status=2, stderr=r"--max-nodes",
+                  wall=1.0))
+    c.append(Case("--max-nodes 10, 10 nodes", gen_nodes(10),
+                  ["--max-nodes", "10"],
+                  check=expect_root(b"[" + b",".join([b"[]"] * 9) + b"]",
+                                    proto_n=2), wall=1.0))
+    c.append(Case("--max-input-bytes 100, 1000-byte input",
+                  gen_nested_list_p2(499), ["--max-input-bytes", "100"],
+                  status=2, stderr=r"--max-input-bytes", wall=1.0))
+    return c
+
+
+# ---- running ------------------------------------------------------------------
+def limit_child():
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_AS_LIMIT, CHILD_AS_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run_case(picklevm, case, tmp):
+    data = case.data() if callable(case.data) else case.data
+    path = os.path.join(tmp, "in.pkl")
+    with open(path, "wb") as f:
+        f.write(data)
+    del data
+    n = os.path.getsize(path)
+    out_path = os.path.join(tmp, "out.json")
+    time_path = os.path.join(tmp, "time.txt")
+    res = {"input": n, "rss": None, "wall": None, "out": None, "errors": []}
+    err = res["errors"]
+    cmd = [TIME, "-v", "-o", time_path, picklevm, "load", path] + case.args
+    kill_after = min(HARD_TIMEOUT, max(10.0, 3 * case.wall))
+    with open(out_path, "wb") as out:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE,
+                                preexec_fn=limit_child,
+                                start_new_session=True)
+        try:
+            _, stderr = proc.communicate(timeout=kill_after)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, stderr = proc.communicate()
+            err.append("killed after %.0f s (hang)" % kill_after)
+        res["wall"] = time.monotonic() - t0
+    if err:  # hung and killed: nothing else to check
+        res["status"] = "kill"
+        for p in (path, out_path, time_path):
+            if os.path.exists(p):
+                os.unlink(p)
+        return res
+    with open(time_path, errors="replace") as f:
+        tv = f.read()
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv)
+    if m:
+        res["rss"] = int(m.group(1)) * 1024
+    else:
+        err.append("no RSS from time -v")
+    sig = re.search(r"Command terminated by signal (\d+)", tv)
+    m = re.search(r"Exit status: (\d+)", tv)
+    status = int(m.group(1)) if m else proc.returncode
+    stderr = stderr.decode("utf-8", "replace")
+    res["status"] = status
+    res["stderr"] = stderr.strip()
+    if sig:
+        res["status"] = "sig%s" % sig.group(1)
+        err.append("killed by signal %s" % sig.group(1))
+    elif status != case.status:
+        err.append("exit %d, expected %d" % (status, case.status))
+    lines = stderr.splitlines()
+    if case.status == 0:
+        if status == 0 and lines:
+            err.append("unexpected stderr %r" % stderr[:200])
+    elif case.stderr is not None and not sig:
+        if len(lines) != 1:
+            err.append("stderr has %d lines, expected 1: %r" %
+                       (len(lines), stderr[:200]))
+        if not re.search(case.stderr, stderr):
+            err.append("stderr %r does not match /%s/" %
+                       (stderr[:200], case.stderr))
+    res["out"] = os.path.getsize(out_path)
+    if case.check is not None and status == 0 and not sig and not err:
+        with open(out_path, "rb") as f:
+            out = f.read()
+        try:
+            problem = case.check(out, n)
+        except (ValueError, KeyError, TypeError, IndexError,
+                AttributeError) as e:
+            problem = "output check raised %s: %s" % (type(e).__name__, e)
+        del out
+        if problem:
+            err.append(problem)
+    if res["wall"] > case.wall:
+        err.append("wall %.2f s > %.1f s" % (res["wall"], case.wall))
+    if res["rss"] is not None:
+        b = bound_bytes(n)
+        if res["rss"] > b:
+            err.append("RSS %.1f MiB > bound %.1f MiB" % (res["rss"] / MIB,
+                                                           b / MIB))
+        if case.rss_limit is not None and res["rss"] > case.rss_limit(n):
+            err.append("RSS %.1f MiB > %.1f MiB (%s)" % (
+                res["rss"] / MIB, case.rss_limit(n) / MIB, case.rss_note))
+    for p in (path, out_path, time_path):
+        if os.path.exists(p):
+            os.unlink(p)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--picklevm", default=os.path.join(REPO, "build",
+                                                       "picklevm"))
+    ap.add_argument("-k", dest="filter", default=None,
+                    help="only the cases whose name contains this")
+    args = ap.parse_args()
+    picklevm = os.path.abspath(args.picklevm)
+    if not os.access(picklevm, os.X_OK):
+        print("run_memory: %s is not executable (ninja -C build)" % picklevm,
+              file=sys.stderr)
+        return 2
+    if not os.access(TIME, os.X_OK):
+        print("run_memory: %s is missing (apt-get install time)" % TIME,
+              file=sys.stderr)
+        return 2
+    print("bound: peak RSS <= %d x input + %d MiB; wall <= %.0f s "
+          "(less where shown)" % (A, B_MIB, MAX_WALL))
+    print("%-52s %5s %10s %8s %9s %9s %6s  %s" % (
+        "case", "exit", "input", "wall s", "rss MiB", "bound", "A-eff",
+        "result"))
+    passed = failed = 0
+    failures = []
+    tmp = tempfile.mkdtemp(prefix="picklevm-memory-")
+    try:
+        # Run a copy, so that a rebuild during the run cannot change (or
+        # briefly remove) the binary under test.
+        snap = os.path.join(tmp, "picklevm")
+        shutil.copy2(picklevm, snap)
+        picklevm = snap
+        for case in cases():
+            if args.filter and args.filter not in case.name:
+                continue
+            res = run_case(picklevm, case, tmp)
+            n = res["input"]
+            rss = res["rss"] or 0
+            b = bound_bytes(n)
+            if case.rss_limit is not None:
+                b = min(b, case.rss_limit(n))
+            # Effective slope above the fixed overhead, for choosing A.
+            slope = ("%6.1f" % (max(0, rss - BASELINE_MIB * MIB) / n)
+                     if n >= 64 * 1024 else "     -")
+            ok = not res["errors"]
+            print("%-52s %5s %10d %8.2f %9.1f %9.1f %6s  %s" % (
+                case.name[:52], res.get("status"), n, res["wall"],
+                rss / MIB, b / MIB, slope,
+                "ok" if ok else "FAIL: " + "; ".join(res["errors"])),
+                flush=True)
+            if ok:
+                passed += 1
+            else:
+                failed += 1
+                failures.append(case.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("memory: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

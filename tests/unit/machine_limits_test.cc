@@ -1,0 +1,240 @@
+// Each documented limit (machine.h's Limits) is enforced with ErrorCode::kLimit
+// at the opcode that crosses it, and not one step earlier.
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
+#include "vm/emit/document.h"
+
+namespace picklevm {
+namespace {
+
+using pvtest::ErrorAt;
+using pvtest::LoadWith;
+using pvtest::Py;
+using pvtest::Summary;
+
+MachineOptions WithLimits(void (*set)(Limits*), Mode mode = Mode::kStrict) {
+  MachineOptions o;
+  o.mode = mode;
+  set(&o.limits);
+  return o;
+}
+
+// ---- max_stack (stack items plus MARKs) ----------------------------------------------
+
+TEST(LimitStack, ItemsUpToTheLimit) {
+  auto o = WithLimits([](Limits* l) { l->max_stack = 3; });
+  EXPECT_EQ(Summary(*LoadWith(Py(R"(K\x01K\x02K\x03\x87.)"), o)),
+            R"({"$tuple":[1,2,3]})");
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"(K\x01K\x02K\x03K\x04.)"), o)),
+            "limit@6 BININT1");
+}
+
+TEST(LimitStack, MarksCount) {
+  auto o = WithLimits([](Limits* l) { l->max_stack = 3; });
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"((K\x01K\x02K\x03l.)"), o)),
+            "limit@5 BININT1");
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"(K\x01K\x02K\x03(l.)"), o)),
+            "limit@6 MARK");
+  // Two items and a MARK fit.
+  EXPECT_EQ(Summary(*LoadWith(Py(R"((K\x01K\x02l.)"), o)), "[1,2]");
+}
+
+TEST(LimitStack, RecordModeToo) {
+  auto o = WithLimits([](Limits* l) { l->max_stack = 1; }, Mode::kRecord);
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"(K\x01K\x02.)"), o)), "limit@2 BININT1");
+}
+
+TEST(LimitStack, MessageNamesTheFlag) {
+  auto o = WithLimits([](Limits* l) { l->max_stack = 1; });
+  auto out = LoadWith(Py(R"(K\x01K\x02.)"), o);
+  EXPECT_NE(out->message().find("--max-stack"), std::string::npos)
+      << out->message();
+}
+
+// ---- max_memo (distinct memo entries) -----------------------------------------------------
+
+TEST(LimitMemo, DistinctEntries) {
+  auto o = WithLimits([](Limits* l) { l->max_memo = 2; });
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"(]q\x00q\x01q\x02.)"), o)), "limit@5 BINPUT");
+  EXPECT_EQ(Summary(*LoadWith(Py(R"(]q\x00q\x01.)"), o)), "[]");
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"(\x80\x04]\x94\x94\x94.)"), o)),
+            "limit@5 MEMOIZE");
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"(]p0\np1\np2\n.)"), o)), "limit@7 PUT");
+}
+
+TEST(LimitMemo, OverwritingAnEntryDoesNotCount) {
+  auto o = WithLimits([](Limits* l) { l->max_memo = 1; });
+  EXPECT_EQ(Summary(*LoadWith(Py(R"(]q\x00q\x00q\x00.)"), o)), "[]");
+}
+
+// ---- max_nodes ------------------------------------------------------------------------
+
+TEST(LimitNodes, NodesUpToTheLimit) {
+  auto o = WithLimits([](Limits* l) { l->max_nodes = 3; });
+  EXPECT_EQ(Summary(*LoadWith(Py(R"(K\x01K\x02K\x03\x87q\x00.)"), o)),
+            "error:limit@6");
+  EXPECT_EQ(Summary(*LoadWith(Py(R"(K\x01K\x02\x86.)"), o)),
+            R"({"$tuple":[1,2]})");
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(R"((K\x01K\x02K\x03l.)"), o)), "limit@7 LIST");
+}
+
+TEST(LimitNodes, SingletonsAreFree) {
+  // None, True and False are per-graph singletons, never counted.
+  auto o = WithLimits([](Limits* l) { l->max_nodes = 1; });
+  EXPECT_EQ(Summary(*LoadWith(Py(R"((NN\x88\x89l.)"), o)),
+            "[null,null,true,false]");
+}
+
+TEST(LimitNodes, MessageNamesTheFlag) {
+  auto o = WithLimits([](Limits* l) { l->max_nodes = 1; });
+  auto out = LoadWith(Py(R"(K\x01K\x02\x86.)"), o);
+  EXPECT_EQ(out->error.code, ErrorCode::kLimit);
+  EXPECT_NE(out->message().find("--max-nodes"), std::string::npos)
+      << out->message();
+}
+
+// ---- max_int_digits ------------------------------------------------------------------
+
+std::string IntLine(char op, size_t digits, std::string_view suffix = "") {
+  return std::string(1, op) + std::string(digits, '7') + std::string(suffix) +
+         "\n.";
+}
+
+TEST(LimitIntDigits, TextIntAtTheDefault) {
+  // CPython's default int_max_str_digits is 4300 too:
+  // pickle.loads(b'I' + b'7' * 4300 + b'\n.') works, 4301 digits raise
+  // ValueError: Exceeds the limit (4300 digits) for integer string
+  // conversion.
+  MachineOptions o;
+  auto ok = LoadWith(IntLine('I', 4300), o);
+  ASSERT_TRUE(ok->ok()) << ok->message();
+  EXPECT_EQ(ok->json, "{\"$int\":\"" + std::string(4300, '7') + "\"}");
+  EXPECT_EQ(ErrorAt(*LoadWith(IntLine('I', 4301), o)), "limit@0 INT");
+  EXPECT_EQ(ErrorAt(*LoadWith(IntLine('L', 4301, "L"), o)), "limit@0 LONG");
+  EXPECT_TRUE(LoadWith(IntLine('L', 4300, "L"), o)->ok());
+}
+
+TEST(LimitIntDigits, Configurable) {
+  auto o = WithLimits([](Limits* l) { l->max_int_digits = 20; });
+  EXPECT_EQ(Summary(*LoadWith(IntLine('I', 20), o)),
+            "{\"$int\":\"" + std::string(20, '7') + "\"}");
+  EXPECT_EQ(ErrorAt(*LoadWith(IntLine('I', 21), o)), "limit@0 INT");
+  auto msg = LoadWith(IntLine('I', 21), o)->message();
+  EXPECT_NE(msg.find("--max-int-digits"), std::string::npos) << msg;
+}
+
+// 2**k as a LONG4 payload (little-endian two's complement), or -(2**k).
+std::string PowerOfTwoLong4(int k, bool negative) {
+  std::string payload(static_cast<size_t>(k / 8), '\0');
+  uint8_t top = static_cast<uint8_t>(1u << (k % 8));
+  if (negative) top = static_cast<uint8_t>(0x100 - top);  // ...1111 0000
+  payload.push_back(static_cast<char>(top));
+  if (!negative && (top & 0x80)) payload.push_back('\0');
+  if (negative && !(top & 0x80)) payload.push_back('\xff');
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  std::string out = "\x8b";
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+  return out + payload + ".";
+}
+
+TEST(LimitIntDigits, BinaryLongCountsDecimalDigits) {
+  // CPython has no digit limit for LONG1/LONG4 (no decimal conversion);
+  // picklevm writes every int in decimal, so the same limit applies.
+  // len(str(2**14284)) == 4300, len(str(2**14285)) == 4301; the sign does
+  // not count (len(str(-2**14284)) == 4301 with the '-').
+  MachineOptions o;
+  auto ok = LoadWith(PowerOfTwoLong4(14284, false), o);
+  ASSERT_TRUE(ok->ok()) << ok->message();
+  EXPECT_EQ(ok->json.size(), 4300u + 11u);  // {"$int":"..."}
+  auto neg = LoadWith(PowerOfTwoLong4(14284, true), o);
+  ASSERT_TRUE(neg->ok()) << neg->message();
+  EXPECT_EQ(neg->json.substr(0, 10), "{\"$int\":\"-");
+  EXPECT_EQ(neg->json.size(), 4301u + 11u);
+  EXPECT_EQ(ErrorAt(*LoadWith(PowerOfTwoLong4(14285, false), o)),
+            "limit@0 LONG4");
+  EXPECT_EQ(ErrorAt(*LoadWith(PowerOfTwoLong4(14285, true), o)),
+            "limit@0 LONG4");
+}
+
+TEST(LimitIntDigits, HugeLong4FailsFast) {
+  // 64 MiB of 0x7f bytes: rejected from the byte count, before any
+  // quadratic decimal conversion (this test would take minutes otherwise).
+  std::string payload(64u << 20, '\x7f');
+  std::string p = "\x8b";
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) p.push_back(static_cast<char>(n >> (8 * i)));
+  p += payload + ".";
+  EXPECT_EQ(ErrorAt(*LoadWith(std::move(p), MachineOptions{})), "limit@0 LONG4");
+}
+
+// ---- max_input_bytes -------------------------------------------------------------------
+
+TEST(LimitInputBytes, WholeInputIsChecked) {
+  auto o = WithLimits([](Limits* l) { l->max_input_bytes = 3; });
+  auto out = LoadWith(Py("N.N."), o);
+  EXPECT_EQ(out->error.code, ErrorCode::kLimit);
+  EXPECT_EQ(out->error.offset, -1);
+  EXPECT_EQ(Summary(*LoadWith(Py("N."), o)), "null");
+}
+
+// ---- max_depth (the emitter's Prepare pass) ------------------------------------------------
+
+// n EMPTY_LISTs, each appended to the one before: a list nested n deep.
+std::string NestedLists(size_t n) {
+  std::string p(n, ']');
+  p.append(n - 1, 'a');
+  p.push_back('.');
+  return p;
+}
+
+TEST(LimitDepth, PrepareChecksNesting) {
+  auto out = LoadWith(NestedLists(3), MachineOptions{});
+  ASSERT_TRUE(out->ok()) << out->message();
+  EXPECT_EQ(out->json, "[[[]]]");
+  {
+    JsonEncoder enc;
+    EXPECT_TRUE(enc.Prepare({out->result.root}, 3).ok());
+  }
+  {
+    JsonEncoder enc;
+    absl::Status s = enc.Prepare({out->result.root}, 2);
+    ErrorInfo info = GetErrorInfo(s);
+    EXPECT_EQ(info.code, ErrorCode::kLimit);
+    EXPECT_NE(std::string(s.message()).find("--max-depth"), std::string::npos)
+        << s.message();
+  }
+}
+
+TEST(LimitDepth, DocumentWritesNothingWhenTooDeep) {
+  auto out = LoadWith(NestedLists(5), MachineOptions{});
+  ASSERT_TRUE(out->ok()) << out->message();
+  OutBuffer buf;
+  absl::Status s = WriteGraphDocument(SourceInfo{}, -1, out->result.root, {},
+                                      4, &buf);
+  EXPECT_EQ(GetErrorInfo(s).code, ErrorCode::kLimit);
+  EXPECT_EQ(buf.data, "");
+  // With the limit met exactly, the document is written.
+  EXPECT_TRUE(WriteGraphDocument(SourceInfo{}, -1, out->result.root, {}, 5,
+                                 &buf)
+                  .ok());
+  EXPECT_NE(buf.data.find("\"root\":[[[[[]]]]]"), std::string::npos)
+      << buf.data;
+}
+
+TEST(LimitDepth, PreparedNodesAreClearedForTheNextEncoder) {
+  // A failed Prepare leaves no marks behind: a second encoder over the same
+  // graph sees the same sharing.
+  auto out = LoadWith(Py(R"(]2\x86.)"), MachineOptions{});
+  ASSERT_TRUE(out->ok());
+  {
+    JsonEncoder enc;
+    EXPECT_FALSE(enc.Prepare({out->result.root}, 1).ok());
+  }
+  EXPECT_EQ(pvtest::RootJson(out->result.root),
+            R"({"$tuple":[{"$id":0,"$value":[]},{"$ref":0}]})");
+}
+
+}  // namespace
+}  // namespace picklevm
