@@ -579,8 +579,7 @@ def cases():
                       b"[%d,null]" % i for i in range(N)) + b"]}",
                       3, 2)))
     c.append(Case("5M EMPTY_LIST+POP", lambda: gen_push_pop(5 * N),
-                  check=expect_root(b"null", proto_n=2),
-                  rss_note="input + %d MiB" % FLAT_SLACK_MIB))
+                  check=expect_root(b"null", proto_n=2)))
     c.append(Case("5M EMPTY_LIST under MARK, LIST",
                   lambda: gen_mark_many(5 * N),
                   check=expect_root(b"[" + b",".join([b"[]"] * (5 * N)) + b"]",
