@@ -4,24 +4,33 @@
 // line has subcommands, repeated --allowlist options and positional paths,
 // none of which absl's global-flag model expresses directly, and every
 // mistake must be exit status 64 with a one-line message.
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "vm/base/strcat.h"
+#include "vm/api/pipeline.h"
 #include "vm/base/error.h"
+#include "vm/base/strcat.h"
 #include "vm/emit/dis.h"
 #include "vm/emit/document.h"
 #include "vm/emit/json.h"
+#include "vm/emit/npy.h"
+#include "vm/emit/report.h"
 #include "vm/graph/graph.h"
 #include "vm/io/input.h"
 #include "vm/machine/machine.h"
+#include "vm/policy/allowlist.h"
 
 namespace picklevm {
 namespace {
@@ -40,6 +49,7 @@ constexpr char kUsage[] =
     "  picklevm trace FILE [--allowlist PATH]... [--no-default-allowlist]\n"
     "                      [--format python|json] [limits]\n"
     "  picklevm dis   FILE [limits]\n"
+    "FILE may be - for standard input.\n"
     "limits: --max-input-bytes N --max-depth N --max-memo N --max-stack N\n"
     "        --max-nodes N --max-int-digits N --max-decompressed-bytes N\n";
 
@@ -79,6 +89,7 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
       {"--max-int-digits", &a->limits.max_int_digits},
       {"--max-decompressed-bytes", &a->limits.max_decompressed_bytes},
   };
+  bool policy_command = a->command != "dis";
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -97,10 +108,10 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
       value = argv[++i];
       return std::nullopt;
     };
-    if (arg == "--allowlist") {
+    if (arg == "--allowlist" && policy_command) {
       if (auto e = take_value()) return e;
       a->allowlists.push_back(value);
-    } else if (arg == "--no-default-allowlist") {
+    } else if (arg == "--no-default-allowlist" && policy_command) {
       a->no_default_allowlist = true;
     } else if (arg == "--arrays" && a->command == "load") {
       if (auto e = take_value()) return e;
@@ -117,8 +128,7 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
         if (auto e = take_value()) return e;
         if (!absl::SimpleAtoi(value, f.field) || *f.field == 0) {
           return UsageError{
-              StrCat(arg, " takes a positive integer, not '", value,
-                           "'")};
+              StrCat(arg, " takes a positive integer, not '", value, "'")};
         }
       }
       if (!known) return UsageError{StrCat("unknown option ", arg)};
@@ -135,22 +145,16 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
   if (a->command == "trace") {
     if (a->format.empty()) a->format = "python";
     if (a->format != "python" && a->format != "json") {
-      return UsageError{StrCat("--format must be python or json, not '",
-                                     a->format, "'")};
+      return UsageError{
+          StrCat("--format must be python or json, not '", a->format, "'")};
     }
   }
   if (a->command == "scan") {
     if (a->format.empty()) a->format = "text";
     if (a->format != "text" && a->format != "jsonl" && a->format != "sarif") {
-      return UsageError{StrCat(
-          "--format must be text, jsonl or sarif, not '", a->format, "'")};
+      return UsageError{StrCat("--format must be text, jsonl or sarif, not '",
+                               a->format, "'")};
     }
-  }
-  if (a->command == "load" && a->arrays != "summary") {
-    return UsageError{"--arrays inline|DIR is not available yet"};
-  }
-  if (!a->allowlists.empty() || a->no_default_allowlist) {
-    return UsageError{"allowlist files are not available yet"};
   }
   return std::nullopt;
 }
@@ -158,185 +162,303 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
 void WriteStdout(std::string_view s) {
   while (!s.empty()) {
     ssize_t n = write(1, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;  // a closed pipe: nothing more to say
     s.remove_prefix(static_cast<size_t>(n));
   }
 }
 
+int ExitFor(const absl::Status& status) {
+  switch (GetErrorInfo(status).code) {
+    case ErrorCode::kRefused: return kExitRefused;
+    case ErrorCode::kUsage: return kExitUsage;
+    default: return kExitMalformed;
+  }
+}
+
 int ReportError(const std::string& path, const absl::Status& status) {
-  ErrorInfo info = GetErrorInfo(status);
   std::fprintf(stderr, "picklevm: %s: %s\n", path.c_str(),
                std::string(status.message()).c_str());
-  if (info.code == ErrorCode::kRefused) return kExitRefused;
-  return kExitMalformed;
+  return ExitFor(status);
 }
+
+// The policy of the command line, or a usage error naming file and line.
+std::unique_ptr<RulePolicy> MakePolicy(const Args& args, int* exit_code) {
+  auto policy = BuildPolicy(args.no_default_allowlist, args.allowlists);
+  if (!policy.ok()) {
+    std::fprintf(stderr, "picklevm: %s\n",
+                 std::string(policy.status().message()).c_str());
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  return std::move(*policy);
+}
+
+// An opened FILE: the bytes as given and the pickle stream inside.
+struct Opened {
+  std::optional<InputFile> file;
+  Stream stream;
+};
+
+absl::Status Open(const std::string& path, const Limits& limits, Opened* o) {
+  auto file = InputFile::Open(path, limits.max_input_bytes);
+  if (!file.ok()) return file.status();
+  o->file.emplace(std::move(*file));
+  return OpenStream(o->file->data(), limits, &o->stream);
+}
+
+// --arrays DIR: every array with raw data becomes DIR/array-N.npy, named in
+// document order.  Files are created only after the load succeeded; if one
+// cannot be written, those written are removed and the load fails.
+class ArrayFiles {
+ public:
+  explicit ArrayFiles(std::string dir) : dir_(std::move(dir)) {}
+  ~ArrayFiles() {
+    if (!ok_) {
+      for (const auto& f : written_) unlink(f.c_str());
+    }
+  }
+  bool Prepare(std::string* error) {
+    struct stat st;
+    if (stat(dir_.c_str(), &st) != 0) {
+      if (mkdir(dir_.c_str(), 0777) != 0) {
+        *error = StrCat(dir_, ": ", strerror(errno));
+        return false;
+      }
+    } else if (!S_ISDIR(st.st_mode)) {
+      *error = StrCat(dir_, ": not a folder");
+      return false;
+    }
+    return true;
+  }
+  std::string Write(const ArrayInfo& a) {
+    std::string name = StrCat("array-", written_.size(), ".npy");
+    std::string path = StrCat(dir_, "/", name);
+    std::string header;
+    if (!NpyHeader(a, &header).ok()) {
+      ok_ = false;
+      return "";
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    written_.push_back(path);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(a.data.data(), static_cast<std::streamsize>(a.data.size()));
+    if (!out) ok_ = false;
+    return name;
+  }
+  bool ok() const { return ok_; }
+  void Keep() { ok_ = true; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> written_;
+  bool ok_ = true;
+};
 
 int Load(const Args& args) {
   const std::string& path = args.paths[0];
-  auto input = InputFile::Open(path, args.limits.max_input_bytes);
-  if (!input.ok()) return ReportError(path, input.status());
-  std::string_view data = input->data();
+  int exit_code = kExitOk;
+  auto policy = MakePolicy(args, &exit_code);
+  if (!policy) return exit_code;
+  Opened in;
+  if (auto s = Open(path, args.limits, &in); !s.ok()) {
+    return ReportError(path, s);
+  }
   MachineOptions options;
   options.mode = Mode::kStrict;
   options.limits = args.limits;
+  options.policy = policy.get();
   Graph graph(args.limits.max_nodes);
   RunResult run;
-  absl::Status s = RunPickle(data, 0, options, &graph, &run);
-  if (!s.ok()) return ReportError(path, s);
-  if (run.end < data.size()) {
-    run.warnings.push_back(StrCat(data.size() - run.end,
-                                        " bytes after STOP at offset ",
-                                        run.end - 1));
+  if (auto s = LoadFirstPickle(in.stream.bytes, options, &graph, &run);
+      !s.ok()) {
+    return ReportError(path, s);
   }
-  SourceInfo source{data.size(), Sha256Hex(data), "pickle"};
+  std::string_view file = in.file->data();
+  SourceInfo source{file.size(), Sha256Hex(file),
+                    ContainerName(in.stream.codec, !run.joblib_regions.empty())};
+  EmitOptions emit;
+  std::unique_ptr<ArrayFiles> files;
   OutBuffer out;
-  out.flush = WriteStdout;
-  s = WriteGraphDocument(source, run.protocol, run.root, run.warnings,
-                         args.limits.max_depth, &out);
-  if (!s.ok()) return ReportError(path, s);
+  if (args.arrays == "inline") {
+    emit.arrays = EmitOptions::Arrays::kInline;
+  } else if (args.arrays != "summary") {
+    files = std::make_unique<ArrayFiles>(args.arrays);
+    std::string error;
+    if (!files->Prepare(&error)) {
+      std::fprintf(stderr, "picklevm: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    emit.arrays = EmitOptions::Arrays::kFiles;
+    emit.write_array = [&files](const ArrayInfo& a) { return files->Write(a); };
+  }
+  // In files mode the document is held until every array is on disk, so a
+  // failed write prints nothing.
+  if (!files) out.flush = WriteStdout;
+  if (auto s = WriteGraphDocument(source, run.protocol, run.root, run.warnings,
+                                  args.limits.max_depth, &out, emit);
+      !s.ok()) {
+    return ReportError(path, s);
+  }
+  if (files && !files->ok()) {
+    std::fprintf(stderr, "picklevm: %s: cannot write the arrays to %s\n",
+                 path.c_str(), args.arrays.c_str());
+    return kExitMalformed;
+  }
+  if (files) {
+    files->Keep();
+    WriteStdout(out.data);
+  }
   out.Finish();
   return kExitOk;
 }
 
 int Dis(const Args& args) {
   const std::string& path = args.paths[0];
-  auto input = InputFile::Open(path, args.limits.max_input_bytes);
-  if (!input.ok()) return ReportError(path, input.status());
+  Opened in;
+  if (auto s = Open(path, args.limits, &in); !s.ok()) {
+    return ReportError(path, s);
+  }
+  // joblib's inline arrays are found by running the stream in record mode
+  // under the default policy (so numpy's builders size the arrays); dis
+  // then shows each as one line.
+  auto policy = BuildPolicy(false, {});
+  if (!policy.ok()) return ReportError(path, policy.status());
+  MachineOptions options;
+  options.mode = Mode::kRecord;
+  options.limits = args.limits;
+  options.policy = policy->get();
+  Graph graph(args.limits.max_nodes);
+  std::vector<RunResult> runs;
+  (void)RunAllPickles(in.stream.bytes, options, &graph, &runs);
+  DisOptions dis;
+  dis.max_int_digits = args.limits.max_int_digits;
+  for (const RunResult& r : runs) {
+    for (const JoblibRegion& j : r.joblib_regions) dis.regions.push_back(j);
+  }
   OutBuffer out;
   out.flush = WriteStdout;
-  DisOptions options;
-  options.max_int_digits = args.limits.max_int_digits;
   uint64_t end = 0;
-  absl::Status s = Disassemble(input->data(), 0, options, &out, &end);
+  absl::Status s = Disassemble(in.stream.bytes, 0, dis, &out, &end);
   out.Finish();
   if (!s.ok()) return ReportError(path, s);
   return kExitOk;
 }
 
-void AppendFinding(const Finding& f, std::string* o) {
-  o->append("{\"global\":");
-  if (f.global.empty()) {
-    o->append("null");
-  } else {
-    AppendJsonString(f.global, o);
-  }
-  o->append(",\"use\":");
-  AppendJsonString(f.use, o);
-  StrAppend(o, ",\"offset\":", f.offset,
-                  ",\"allowed\":", f.allowed ? "true" : "false");
-  if (!f.detail.empty()) {
-    o->append(",\"detail\":");
-    AppendJsonString(f.detail, o);
-  }
-  o->push_back('}');
-}
-
-// Record mode: every pickle in the file, back to back, as a loader that
-// calls load() until the input is used up would run them.  (Joblib
-// containers and the Python-like rendering come with the forensics work;
-// see README.)
 int Trace(const Args& args) {
   const std::string& path = args.paths[0];
-  auto input = InputFile::Open(path, args.limits.max_input_bytes);
-  if (!input.ok()) return ReportError(path, input.status());
-  std::string_view data = input->data();
+  int exit_code = kExitOk;
+  auto policy = MakePolicy(args, &exit_code);
+  if (!policy) return exit_code;
+  Opened in;
+  if (auto s = Open(path, args.limits, &in); !s.ok()) {
+    return ReportError(path, s);
+  }
   MachineOptions options;
   options.mode = Mode::kRecord;
   options.limits = args.limits;
+  options.policy = policy.get();
   Graph graph(args.limits.max_nodes);
   std::vector<RunResult> runs;
-  absl::Status s;
-  uint64_t pos = 0;
-  do {
-    runs.emplace_back();
-    s = RunPickle(data, pos, options, &graph, &runs.back());
-    pos = runs.back().end;
-  } while (s.ok() && pos < data.size());
-  bool outside = false;
-  for (const RunResult& run : runs) {
-    for (const Finding& f : run.findings) outside |= !f.allowed;
-  }
-  SourceInfo source{data.size(), Sha256Hex(data), "pickle"};
+  absl::Status s = RunAllPickles(in.stream.bytes, options, &graph, &runs);
+  bool joblib = false;
+  for (const RunResult& r : runs) joblib |= !r.joblib_regions.empty();
+  std::string_view file = in.file->data();
+  SourceInfo source{file.size(), Sha256Hex(file),
+                    ContainerName(in.stream.codec, joblib)};
   OutBuffer out;
   out.flush = WriteStdout;
-  std::string& o = out.data;
+  TraceReport report{source, &runs, s, args.limits.max_depth};
   if (args.format == "json") {
-    o.append("{\"format\":\"picklevm-trace/1\",\"source\":");
-    AppendSourceJson(source, &o);
-    o.append(",\"calls\":[");
-    bool first = true;
-    for (const RunResult& run : runs) {
-      for (const CallEvent& c : run.calls) {
-        if (!first) o.push_back(',');
-        first = false;
-        o.append("{\"callable\":");
-        if (c.callable->kind == Kind::kGlobal) {
-          AppendJsonString(c.callable->a.global->joined, &o);
-        } else {
-          o.append("null");
-        }
-        o.append(",\"use\":");
-        AppendJsonString(UseName(c.use), &o);
-        o.append(",\"args\":");
-        // Each call's arguments are encoded on their own (own $id space).
-        Node* args_list = graph.NewSeq(Kind::kList, c.args);
-        JsonEncoder enc;
-        if (args_list != nullptr &&
-            enc.Prepare({args_list}, args.limits.max_depth).ok()) {
-          enc.Write(args_list, &out);
-        } else {
-          o.append("null");
-        }
-        StrAppend(&o, ",\"offset\":", c.offset,
-                  ",\"admitted\":", c.admitted ? "true" : "false", "}");
-      }
-    }
-    o.append("],\"findings\":[");
-    first = true;
-    for (const RunResult& run : runs) {
-      for (const Finding& f : run.findings) {
-        if (!first) o.push_back(',');
-        first = false;
-        AppendFinding(f, &o);
-      }
-    }
-    // One picklevm-graph/1 document per pickle that reached its STOP.
-    o.append("],\"graphs\":[");
-    first = true;
-    for (const RunResult& run : runs) {
-      if (run.root == nullptr) continue;
-      OutBuffer doc;
-      absl::Status ws = WriteGraphDocument(source, run.protocol, run.root,
-                                           run.warnings, args.limits.max_depth,
-                                           &doc);
-      if (!ws.ok()) {
-        if (s.ok()) s = ws;
-        break;
-      }
-      if (!first) o.push_back(',');
-      first = false;
-      if (!doc.data.empty() && doc.data.back() == '\n') doc.data.pop_back();
-      o.append(doc.data);
-    }
-    o.append("],\"error\":");
-    if (s.ok()) {
-      o.append("null");
-    } else {
-      AppendJsonString(std::string(s.message()), &o);
-    }
-    o.append("}\n");
+    WriteTraceJson(report, &graph, &out);
   } else {
-    for (const RunResult& run : runs) {
-      for (const Finding& f : run.findings) {
-        StrAppend(&o, f.allowed ? "  " : "! ", f.use, " ",
-                  f.global.empty() ? f.detail : f.global, " at offset ",
-                  f.offset, "\n");
-      }
-    }
+    WriteTracePython(report, &out);
   }
   out.Finish();
   if (!s.ok()) return ReportError(path, s);
-  return outside ? kExitRefused : kExitOk;
+  return AnyDisallowed(runs) ? kExitRefused : kExitOk;
+}
+
+// Regular files below each path, depth first, in name order.
+void Walk(const std::string& path, std::vector<std::string>* files,
+          std::vector<std::string>* errors, int depth = 0) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    errors->push_back(StrCat(path, ": ", strerror(errno)));
+    return;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    files->push_back(path);
+    return;
+  }
+  if (depth > 64) {
+    errors->push_back(StrCat(path, ": folders nest too deep"));
+    return;
+  }
+  std::vector<std::string> names;
+  if (auto* d = opendir(path.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    std::string child = path.back() == '/' ? path + n : path + "/" + n;
+    struct stat cs;
+    if (lstat(child.c_str(), &cs) == 0 && S_ISLNK(cs.st_mode)) continue;
+    Walk(child, files, errors, depth + 1);
+  }
+}
+
+int Scan(const Args& args) {
+  int exit_code = kExitOk;
+  auto policy = MakePolicy(args, &exit_code);
+  if (!policy) return exit_code;
+  std::vector<std::string> files, walk_errors;
+  for (const auto& p : args.paths) {
+    if (p == "-") {
+      files.push_back(p);
+    } else {
+      Walk(p, &files, &walk_errors);
+    }
+  }
+  for (const auto& e : walk_errors) {
+    std::fprintf(stderr, "picklevm: %s\n", e.c_str());
+  }
+  OutBuffer out;
+  out.flush = WriteStdout;
+  ScanWriter writer(args.format, &out);
+  bool any_unsafe = false, any_error = !walk_errors.empty();
+  for (const std::string& path : files) {
+    ScanResult result;
+    result.path = path;
+    Opened in;
+    absl::Status s = Open(path, args.limits, &in);
+    Graph graph(args.limits.max_nodes);
+    std::vector<RunResult> runs;
+    if (s.ok()) {
+      MachineOptions options;
+      options.mode = Mode::kRecord;
+      options.limits = args.limits;
+      options.policy = policy.get();
+      s = RunAllPickles(in.stream.bytes, options, &graph, &runs);
+      bool joblib = false;
+      for (const RunResult& r : runs) joblib |= !r.joblib_regions.empty();
+      result.container = ContainerName(in.stream.codec, joblib);
+    }
+    ClassifyScan(runs, s, &result);
+    any_unsafe |= result.verdict == "unsafe";
+    any_error |= result.verdict == "error";
+    writer.Add(result);
+    out.MaybeFlush();
+  }
+  writer.Finish();
+  out.Finish();
+  if (any_unsafe) return kExitRefused;
+  if (any_error) return kExitMalformed;
+  return kExitOk;
 }
 
 int Main(int argc, char** argv) {
@@ -351,9 +473,7 @@ int Main(int argc, char** argv) {
   if (args.command == "load") return Load(args);
   if (args.command == "dis") return Dis(args);
   if (args.command == "trace") return Trace(args);
-  std::fprintf(stderr, "picklevm: %s is not available yet\n",
-               args.command.c_str());
-  return kExitUsage;
+  return Scan(args);
 }
 
 }  // namespace

@@ -120,6 +120,21 @@ TEST(ErrStack, PopsDoNotCrossAMark) {
   EXPECT_NE(o->message().find("unexpected MARK found"), std::string::npos);
 }
 
+TEST(ErrStack, MarkFencesEveryPop) {
+  // UnpicklingError: unexpected MARK found
+  EXPECT_EQ(StrictErr("(2."), "stack-underflow@1 DUP");
+  EXPECT_EQ(StrictErr(R"(K\x01(q\x00.)"), "stack-underflow@3 BINPUT");
+  EXPECT_EQ(StrictErr(R"(}(K\x01K\x02s.)"), "stack-underflow@6 SETITEM");
+  // UnpicklingError: unpickling stack underflow
+  EXPECT_EQ(StrictErr("(o."), "stack-underflow@1 OBJ");
+  EXPECT_EQ(StrictErr(R"((K\x01e.)"), "stack-underflow@3 APPENDS");
+  // CPython reports "STACK_GLOBAL requires str" here (its pop across the
+  // MARK fails first, then the type check overwrites the message); either
+  // way the pop may not cross the MARK.
+  EXPECT_EQ(RecordErr(R"(\x8c\x01a(\x8c\x01b\x93.)"),
+            "stack-underflow@7 STACK_GLOBAL");
+}
+
 TEST(ErrStack, StopAfterPopMarkEmptiedTheStack) {
   // UnpicklingError: unpickling stack underflow
   EXPECT_EQ(StrictErr("(1."), "stack-underflow@2 STOP");
@@ -241,6 +256,20 @@ TEST(ErrType, StackGlobalNeedsStr) {
   EXPECT_EQ(StrictErr(R"(\x80\x04K\x01K\x02\x93.)"), "type@6 STACK_GLOBAL");
   EXPECT_EQ(StrictErr(R"(\x80\x04\x8c\x01aK\x02\x93.)"), "type@7 STACK_GLOBAL");
   EXPECT_EQ(RecordErr(R"(\x80\x04\x8c\x01aC\x01b\x93.)"), "type@8 STACK_GLOBAL");
+}
+
+TEST(ErrType, NewobjOperands) {
+  // UnpicklingError: NEWOBJ class argument must be a type, not int
+  EXPECT_EQ(StrictErr(R"(K\x01)\x81.)"), "type@3 NEWOBJ");
+  // NEWOBJ_EX args argument must be a tuple, not int
+  EXPECT_EQ(RecordErr(R"(\x80\x04cm\nC\nK\x01}\x92.)"), "type@10 NEWOBJ_EX");
+  // NEWOBJ_EX kwargs argument must be a dict, not int
+  EXPECT_EQ(RecordErr(R"(\x80\x04cm\nC\n)K\x01\x92.)"), "type@10 NEWOBJ_EX");
+}
+
+TEST(ErrTruncated, EmptyGlobalLine) {
+  // pickle.loads(b'c\nC\n.'): UnpicklingError: pickle data was truncated
+  EXPECT_EQ(RecordErr(R"(c\nC\n.)"), "truncated@0 GLOBAL");
 }
 
 TEST(ErrValue, OddDictItems) {

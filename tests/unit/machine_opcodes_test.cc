@@ -374,6 +374,14 @@ TEST(OpMemoize, UsesTheMemoSize) {
             R"({"$tuple":[{"$tuple":[{"$id":0,"$value":[]},1]},{"$ref":0},1]})");
 }
 
+TEST(OpLongBinput, HugeIndexNeedsNoHugeMemo) {
+  // pickle.loads(b']r\xff\xff\xff\xffj\xff\xff\xff\xff\x86.') raises
+  // MemoryError in CPython (its memo is an array indexed by the key);
+  // picklevm's memo is a hash map, so the stream loads: ([], [])
+  EXPECT_EQ(StrictPy(R"(]r\xff\xff\xff\xffj\xff\xff\xff\xff\x86.)"),
+            kSharedList);
+}
+
 TEST(OpPut, OverwritesAnEntry) {
   // (1, 2): the second PUT 0 replaces the first
   EXPECT_EQ(StrictPy(R"(K\x01q\x000K\x02q\x000h\x00\x85.)"),
@@ -451,6 +459,41 @@ TEST(OpGlobal, Python2NamesMapBelowProtocol3) {
   // '__builtin__'.  Record mode writes the name as given.
   EXPECT_EQ(RecordPy(R"(\x80\x03c__builtin__\nlist\n.)"),
             R"({"$global":"__builtin__:list"})");
+}
+
+TEST(OpGlobal, CompatNamesLikeFixImports) {
+  // What pickle.loads resolves these Python 2 names to (protocol < 3):
+  // <class 'str'>, <class 'collections.UserDict'>, <class 'Exception'>,
+  // <class 'range'>, <built-in function reduce>, <class '_io.StringIO'>,
+  // copyreg._reconstructor.
+  EXPECT_EQ(RecordPy(R"(c__builtin__\nunicode\n.)"),
+            R"({"$global":"builtins:str"})");
+  EXPECT_EQ(RecordPy(R"(cUserDict\nUserDict\n.)"),
+            R"({"$global":"collections:UserDict"})");
+  EXPECT_EQ(RecordPy(R"(cexceptions\nStandardError\n.)"),
+            R"({"$global":"builtins:Exception"})");
+  EXPECT_EQ(RecordPy(R"(c__builtin__\nxrange\n.)"),
+            R"({"$global":"builtins:range"})");
+  EXPECT_EQ(RecordPy(R"(c__builtin__\nreduce\n.)"),
+            R"({"$global":"functools:reduce"})");
+  EXPECT_EQ(RecordPy(R"(cStringIO\nStringIO\n.)"),
+            R"({"$global":"io:StringIO"})");
+  EXPECT_EQ(RecordPy(R"(ccopy_reg\n_reconstructor\n.)"),
+            R"({"$global":"copyreg:_reconstructor"})");
+  // Protocol 3 streams are not mapped: ModuleNotFoundError: No module named
+  // '__builtin__'.
+  EXPECT_EQ(RecordPy(R"(\x80\x03c__builtin__\nunicode\n.)"),
+            R"({"$global":"__builtin__:unicode"})");
+}
+
+TEST(OpGlobal, NumpyCoreModulePathsAreNormalized) {
+  // graph-json.md: numpy._core module paths are written as numpy.core.
+  EXPECT_EQ(RecordPy(R"(\x80\x04cnumpy._core.multiarray\n_reconstruct\n.)"),
+            R"({"$global":"numpy.core.multiarray:_reconstruct"})");
+  EXPECT_EQ(RecordPy(R"(\x80\x04cnumpy._core\nfoo\n.)"),
+            R"({"$global":"numpy.core:foo"})");
+  EXPECT_EQ(RecordPy(R"(\x80\x04cnumpy._corex\nfoo\n.)"),
+            R"({"$global":"numpy._corex:foo"})");
 }
 
 TEST(OpStackGlobal, IsAName) {

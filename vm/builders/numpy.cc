@@ -140,6 +140,14 @@ Node* NewDtypeNode(Graph& g, DtypeInfo* info) {
 
 }  // namespace
 
+bool ArrayByteSize(Graph& g, const Node* shape_tuple, const Node* dtype,
+                   ArenaVec<uint64_t>* shape, uint64_t* nbytes,
+                   std::string* why) {
+  uint64_t count;
+  return ParseShape(shape_tuple, g, shape, dtype->a.dtype->itemsize, nbytes,
+                    &count, why);
+}
+
 BuildResult BuildDtype(Graph& g, absl::Span<Node* const> args) {
   if (args.size() != 3 || args[0]->kind != Kind::kStr ||
       args[1]->kind != Kind::kBool || args[2]->kind != Kind::kBool) {

@@ -27,6 +27,12 @@ BuildResult BuildNdarrayFrombuffer(Graph& graph,
                                    absl::Span<Node* const> args);
 BuildResult BuildScalar(Graph& graph, absl::Span<Node* const> args);
 
+// The shape tuple of an array of `dtype` into *shape, and its data size;
+// false with *why when the shape is not non-negative ints or overflows.
+bool ArrayByteSize(Graph& graph, const Node* shape_tuple, const Node* dtype,
+                   ArenaVec<uint64_t>* shape, uint64_t* nbytes,
+                   std::string* why);
+
 // BUILD on a dtype or an array made by the builders above.  Returns false
 // with *why when the state is not what numpy writes (malformed input).
 bool ApplyDtypeState(Graph& graph, Node* dtype, Node* state,

@@ -31,6 +31,8 @@ class Reader {
 
   // Bytes readable by the next read without crossing a frame end.
   uint64_t Available() const;
+  // Inside a frame that still has unread bytes.
+  bool InUnfinishedFrame() const { return in_frame_ && pos_ < frame_end_; }
 
   // Reads exactly n bytes.  The one place every length prefix is checked
   // against what is left, before anything depends on it.

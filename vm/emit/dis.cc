@@ -180,9 +180,33 @@ absl::Status Disassemble(std::string_view input, uint64_t start,
   uint64_t memo_size = 0;
   int max_proto = -1;
   std::string& s = out->data;
+  size_t next_region = 0;
+  uint64_t nested_end = 0;  // end of the object-array pickle being listed
   for (;;) {
     uint64_t pos = reader.pos();
     reader.SetOpcode(pos, -1);
+    while (next_region < options.regions.size() &&
+           options.regions[next_region].start < pos) {
+      ++next_region;
+    }
+    if (next_region < options.regions.size() &&
+        options.regions[next_region].start == pos) {
+      const JoblibRegion& r = options.regions[next_region++];
+      char posbuf[32];
+      snprintf(posbuf, sizeof posbuf, "%5llu:",
+               static_cast<unsigned long long>(pos));
+      if (r.nested_pickle) {
+        StrAppend(&s, posbuf, " ---- joblib object array: a pickle of its "
+                  "own, ", r.end - r.start, " bytes ----\n");
+        nested_end = r.end;
+      } else {
+        StrAppend(&s, posbuf, " <joblib array data: ", r.end - r.data,
+                  " bytes, after ", r.data - r.start, " bytes of padding>\n");
+        std::string_view skipped;
+        PVM_RETURN_IF_ERROR(reader.Read(r.end - pos, &skipped));
+        continue;
+      }
+    }
     std::string_view code;
     if (reader.AtEnd()) {
       return MakeError(ErrorCode::kTruncated, pos, -1,
@@ -277,7 +301,14 @@ absl::Status Disassemble(std::string_view input, uint64_t start,
         stack.push_back(false);
       }
     }
-    if (info->op == Op::kStop) break;
+    if (info->op == Op::kStop) {
+      if (reader.pos() == nested_end) {
+        StrAppend(&s, "      ---- end of the object array's pickle ----\n");
+        nested_end = 0;
+        continue;
+      }
+      break;
+    }
   }
   StrAppend(&s, "highest protocol among opcodes = ", max_proto, "\n");
   *end = reader.pos();

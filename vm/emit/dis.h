@@ -9,14 +9,21 @@
 #include <cstdint>
 #include <string_view>
 
+#include <vector>
+
 #include "absl/status/status.h"
 #include "vm/emit/json.h"
+#include "vm/machine/machine.h"
 
 namespace picklevm {
 
 struct DisOptions {
   int indent = 4;                  // blanks per open MARK
   uint64_t max_int_digits = 4300;  // longer ints print as <int of N bytes>
+  // joblib's inline arrays (from a record-mode run): raw data is one line;
+  // an object array's own pickle is disassembled in place and its STOP does
+  // not end the listing.
+  std::vector<JoblibRegion> regions;
 };
 
 // Disassembles the pickle at `start`.  Lines already decoded stay in *out

@@ -14,8 +14,9 @@ void AppendSourceJson(const SourceInfo& source, std::string* out) {
 absl::Status WriteGraphDocument(const SourceInfo& source, int protocol,
                                 Node* root,
                                 const std::vector<std::string>& warnings,
-                                uint64_t max_depth, OutBuffer* out) {
-  JsonEncoder encoder;
+                                uint64_t max_depth, OutBuffer* out,
+                                const EmitOptions& options) {
+  JsonEncoder encoder(options);
   if (auto s = encoder.Prepare({root}, max_depth); !s.ok()) return s;
   std::string& o = out->data;
   o.append("{\"format\":\"picklevm-graph/1\",\"source\":");

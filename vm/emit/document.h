@@ -22,7 +22,8 @@ struct SourceInfo {
 absl::Status WriteGraphDocument(const SourceInfo& source, int protocol,
                                 Node* root,
                                 const std::vector<std::string>& warnings,
-                                uint64_t max_depth, OutBuffer* out);
+                                uint64_t max_depth, OutBuffer* out,
+                                const EmitOptions& options = {});
 
 // The same document's fields, without the braces, for embedding.
 void AppendSourceJson(const SourceInfo& source, std::string* out);

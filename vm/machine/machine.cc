@@ -31,6 +31,9 @@ struct CompatModule {
 };
 #include "vm/machine/compat_names.inc"
 
+constexpr std::string_view kJoblibWrapper =
+    "joblib.numpy_pickle:NumpyArrayWrapper";
+
 // Node::spare bits the machine uses on kGlobal nodes.
 constexpr uint16_t kGlobalConsumed = 1;  // used as a callable or class
 
@@ -253,6 +256,7 @@ class Machine {
   absl::Status DoBuild();
   absl::Status DoStop();
   absl::Status DoPersId(Node* pid);
+  absl::Status JoblibArray(Node* state);
   absl::Status DoExt(int64_t code);
   absl::Status Step(const OpcodeInfo& info, const Operand& arg, bool* stop);
   absl::Status CheckReferences();
@@ -311,6 +315,13 @@ absl::Status Machine::MakeGlobal(std::string module, std::string name,
     out_.warnings.push_back(StrCat("offset ", op_offset_,
                                          ": dotted name ", Quote(name),
                                          " below protocol 4"));
+  }
+  if ((module == "joblib.numpy_pickle" ||
+       module == "joblib.numpy_pickle_compat") &&
+      (name == "NDArrayWrapper" || name == "ZNDArrayWrapper")) {
+    return Err(ErrorCode::kValue,
+               StrCat("joblib's pre-0.10 ", name, " format (arrays in side "
+                      "files) is not supported"));
   }
   Node* g = g_.NewGlobal(module, name, op_offset_);
   if (g == nullptr) return NodeLimit();
@@ -634,6 +645,10 @@ absl::Status Machine::DoBuild() {
       }
       if (r->builds < 255) ++r->builds;
       r->state = state;
+      if (opts_.joblib_arrays && r->callable->kind == Kind::kGlobal &&
+          r->callable->a.global->joined == kJoblibWrapper) {
+        return JoblibArray(state);
+      }
       return absl::OkStatus();
     }
     case Kind::kDtype:
@@ -676,6 +691,130 @@ absl::Status Machine::DoBuild() {
   return Err(ErrorCode::kValue,
              StrCat("'", KindName(inst->kind),
                           "' object has no attribute '__dict__'"));
+}
+
+// After the BUILD of a joblib NumpyArrayWrapper, joblib's unpickler reads
+// the array straight from the stream: a padding-length byte and that many
+// 0xff bytes (for alignment), then the raw data; or, for object arrays, a
+// pickle of its own.  The array replaces the wrapper on the stack.
+absl::Status Machine::JoblibArray(Node* state) {
+  if (state->kind != Kind::kDict) {
+    return Err(ErrorCode::kValue, "NumpyArrayWrapper state is not a dict");
+  }
+  Node *subclass = nullptr, *shape = nullptr, *order = nullptr,
+       *dtype = nullptr, *allow_mmap = nullptr, *alignment = nullptr;
+  for (const Entry& e : state->a.dict->entries) {
+    std::string_view key = e.key->kind == Kind::kStr ? e.key->str() : "";
+    Node** slot = key == "subclass"    ? &subclass
+                  : key == "shape"     ? &shape
+                  : key == "order"     ? &order
+                  : key == "dtype"     ? &dtype
+                  : key == "allow_mmap" ? &allow_mmap
+                  : key == "numpy_array_alignment_bytes" ? &alignment
+                                                          : nullptr;
+    if (slot == nullptr) {
+      return Err(ErrorCode::kValue,
+                 "NumpyArrayWrapper state has an unknown field");
+    }
+    *slot = e.value;
+  }
+  if (subclass == nullptr || subclass->kind != Kind::kGlobal ||
+      shape == nullptr || order == nullptr || order->kind != Kind::kStr ||
+      (order->str() != "C" && order->str() != "F") || dtype == nullptr ||
+      dtype->kind != Kind::kDtype ||
+      (allow_mmap != nullptr && allow_mmap->kind != Kind::kBool) ||
+      (alignment != nullptr &&
+       (alignment->kind != Kind::kInt || alignment->a.i < 1 ||
+        alignment->a.i > 255))) {
+    return Err(ErrorCode::kValue,
+               "NumpyArrayWrapper state is not joblib's (subclass, shape, "
+               "order, dtype, allow_mmap, numpy_array_alignment_bytes)");
+  }
+  if (strict_ && !policy_.IsNdarrayClass(subclass->a.global->joined)) {
+    return Err(ErrorCode::kRefused,
+               StrCat("joblib array subclass ",
+                      Quote(subclass->a.global->joined),
+                      " is not an admitted ndarray class"));
+  }
+  if (reader_.InUnfinishedFrame()) {
+    return Err(ErrorCode::kValue,
+               "joblib array data starts inside a pickle frame");
+  }
+  JoblibRegion region;
+  region.start = reader_.pos();
+  Node* array = nullptr;
+  if (dtype->a.dtype->kind == 'O') {
+    // joblib reads object arrays with a plain pickle.load: its own memo,
+    // the same policy and limits, no joblib arrays inside.
+    MachineOptions nested_opts = opts_;
+    nested_opts.joblib_arrays = false;
+    RunResult nested;
+    absl::Status s =
+        RunPickle(reader_.data(), reader_.pos(), nested_opts, &g_, &nested);
+    for (auto& f : nested.findings) out_.findings.push_back(std::move(f));
+    for (auto& c : nested.calls) out_.calls.push_back(std::move(c));
+    for (auto& w : nested.warnings) out_.warnings.push_back(std::move(w));
+    PVM_RETURN_IF_ERROR(s);
+    if (nested.root->kind != Kind::kNDArray ||
+        nested.root->a.array->dtype->a.dtype->kind != 'O') {
+      return Err(ErrorCode::kValue,
+                 "joblib object array's pickle is not an object array");
+    }
+    std::string_view skipped;
+    PVM_RETURN_IF_ERROR(reader_.Read(nested.end - reader_.pos(), &skipped));
+    region.nested_pickle = true;
+    region.data = region.start;
+    array = nested.root;
+  } else {
+    Graph& g = g_;
+    Node* a = g.NewNodeOfKind(Kind::kNDArray);
+    if (a == nullptr) return NodeLimit();
+    ArrayInfo* info = g.arena().New<ArrayInfo>();
+    a->a.array = info;
+    uint64_t nbytes;
+    std::string why;
+    if (!ArrayByteSize(g, shape, dtype, &info->shape, &nbytes, &why)) {
+      return Err(ErrorCode::kValue, why);
+    }
+    if (alignment != nullptr) {
+      std::string_view pad_byte;
+      PVM_RETURN_IF_ERROR(reader_.Read(1, &pad_byte));
+      uint64_t pad = static_cast<uint8_t>(pad_byte[0]);
+      uint64_t align = static_cast<uint64_t>(alignment->a.i);
+      uint64_t expected = align - (reader_.pos() % align);
+      if (pad != expected) {
+        return Err(ErrorCode::kValue,
+                   StrCat("joblib padding length ", pad, " at offset ",
+                          reader_.pos() - 1, " should be ", expected));
+      }
+      std::string_view padding;
+      PVM_RETURN_IF_ERROR(reader_.Read(pad, &padding));
+      if (padding.find_first_not_of('\xff') != std::string_view::npos) {
+        return Err(ErrorCode::kValue,
+                   StrCat("joblib padding at offset ", reader_.pos() - pad,
+                          " is not 0xff bytes"));
+      }
+    }
+    region.data = reader_.pos();
+    if (nbytes > reader_.Available()) {
+      return Err(ErrorCode::kTruncated,
+                 StrCat("joblib array of ", nbytes, " bytes at offset ",
+                        reader_.pos(), " runs past the end of the input (",
+                        reader_.Available(), " bytes left)"));
+    }
+    PVM_RETURN_IF_ERROR(reader_.Read(nbytes, &info->data));
+    info->dtype = dtype;
+    info->fortran = order->str() == "F";
+    info->built = true;
+    if (subclass->a.global->joined != "numpy:ndarray") {
+      info->subclass = subclass->a.global;
+    }
+    array = a;
+  }
+  region.end = reader_.pos();
+  out_.joblib_regions.push_back(region);
+  stack_.back() = array;
+  return absl::OkStatus();
 }
 
 absl::Status Machine::DoPersId(Node* pid) {

@@ -58,6 +58,10 @@ struct MachineOptions {
   // NEXT_BUFFER fails unless buffers were supplied (even an empty list).
   bool have_buffers = false;
   std::vector<OutOfBandBuffer> buffers;
+  // Read joblib's inline arrays after the BUILD of a NumpyArrayWrapper (as
+  // joblib's NumpyUnpickler does).  Off for the nested pickles of object
+  // arrays, which joblib reads with a plain pickle.load.
+  bool joblib_arrays = true;
   // copyreg's extension registry, if the caller has one: code -> global.
   absl::flat_hash_map<int64_t, std::pair<std::string, std::string>>
       extension_registry;
@@ -86,6 +90,14 @@ struct CallEvent {
   Use use = Use::kCall;
 };
 
+// A stretch of the stream that is joblib's array payload, not opcodes.
+struct JoblibRegion {
+  uint64_t start = 0;      // the padding-length byte, or the nested pickle
+  uint64_t data = 0;       // first byte of the array data
+  uint64_t end = 0;        // just past the array data / nested pickle
+  bool nested_pickle = false;  // an object array: a pickle of its own
+};
+
 struct RunResult {
   Node* root = nullptr;
   int protocol = -1;         // first PROTO operand, -1 when none
@@ -94,6 +106,8 @@ struct RunResult {
   std::vector<Finding> findings;
   // Record mode: every call the stream makes, in order.
   std::vector<CallEvent> calls;
+  // joblib arrays read inline (the stream is a joblib file when non-empty).
+  std::vector<JoblibRegion> joblib_regions;
 };
 
 // Runs the pickle that starts at `start` in `input` into `graph`.  The graph

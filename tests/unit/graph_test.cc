@@ -1,0 +1,339 @@
+// Python's dict/set key semantics in the graph: which keys are equal, which
+// are unhashable, insertion order, and that replacement keeps the first key.
+// Stream-level cases give CPython 3.11's pickle.loads result in a comment.
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
+#include "vm/graph/graph.h"
+
+namespace picklevm {
+namespace {
+
+using pvtest::Py;
+using pvtest::RecordErr;
+using pvtest::RecordPy;
+using pvtest::StrictErr;
+using pvtest::StrictPy;
+
+// ---- numeric equality: 1 == 1.0 == True == complex(1, 0) ----------------------------
+
+TEST(GraphKeys, IntFloatBoolAreOneKey) {
+  // {1: 'a', 1.0: 'b', True: 'c'} -> {1: 'c'}
+  EXPECT_EQ(StrictPy(R"(}(K\x01U\x01aG?\xf0\x00\x00\x00\x00\x00\x00U\x01b\x88)"
+                     R"(U\x01cu.)"),
+            R"({"$dict":[[1,"c"]]})");
+  // {True: 'a', 1: 'b'} -> {True: 'b'}
+  EXPECT_EQ(StrictPy(R"(}(\x88U\x01aK\x01U\x01bu.)"),
+            R"({"$dict":[[true,"b"]]})");
+}
+
+TEST(GraphKeys, ComplexWithZeroImaginaryEqualsTheReal) {
+  // d[1] = 'a'; d[complex(1, 0)] = 'b' -> {1: 'b'}
+  EXPECT_EQ(StrictPy(R"(}K\x01U\x01asc__builtin__\ncomplex\n(K\x01K\x00tRU\x01bs.)"),
+            R"({"$dict":[[1,"b"]]})");
+  // d[complex(1, 0)] = 'b'; d[1] = 'a' -> {(1+0j): 'a'}
+  EXPECT_EQ(StrictPy(R"(}c__builtin__\ncomplex\n(K\x01K\x00tRU\x01bsK\x01U\x01as.)"),
+            R"({"$dict":[[{"$complex":[1.0,0.0]},"a"]]})");
+}
+
+TEST(GraphKeys, FalseZeroAndNegativeZero) {
+  // {False: 'a', -0.0: 'b', 0: 'c'} -> {False: 'c'}
+  EXPECT_EQ(StrictPy(R"(}(\x89U\x01aG\x80\x00\x00\x00\x00\x00\x00\x00U\x01b)"
+                     R"(K\x00U\x01cu.)"),
+            R"({"$dict":[[false,"c"]]})");
+}
+
+TEST(GraphKeys, BigIntEqualsItsIntegralFloat) {
+  // {2**63: 'a', 9.223372036854776e18: 'b'} -> {9223372036854775808: 'b'}
+  EXPECT_EQ(StrictPy(R"(}(\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x80\x00U\x01a)"
+                     R"(GC\xe0\x00\x00\x00\x00\x00\x00U\x01bu.)"),
+            R"({"$dict":[[{"$int":"9223372036854775808"},"b"]]})");
+}
+
+TEST(GraphKeys, IntAbove2To53IsNotTheRoundedFloat) {
+  // {2**53 + 1: 'a', 2.0**53: 'b'} keeps both keys.
+  EXPECT_EQ(StrictPy(R"(}(\x8a\x07\x01\x00\x00\x00\x00\x00\x20U\x01a)"
+                     R"(GC@\x00\x00\x00\x00\x00\x00U\x01bu.)"),
+            R"({"$dict":[[{"$int":"9007199254740993"},"a"],[9007199254740992.0,"b"]]})");
+}
+
+// ---- nan: equal only to itself ---------------------------------------------------------
+
+TEST(GraphKeys, TwoNansAreTwoKeys) {
+  // {nan: 'a', nan: 'b'}: two float objects, each equal only to itself.
+  EXPECT_EQ(StrictPy(R"(}(G\x7f\xf8\x00\x00\x00\x00\x00\x00U\x01a)"
+                     R"(G\x7f\xf8\x00\x00\x00\x00\x00\x00U\x01bu.)"),
+            R"({"$dict":[[{"$float":"nan"},"a"],[{"$float":"nan"},"b"]]})");
+}
+
+TEST(GraphKeys, TheSameNanThroughTheMemoIsOneKey) {
+  // {nan: 'b'}: the second key is the same object (BINGET).
+  EXPECT_EQ(StrictPy(R"(}(G\x7f\xf8\x00\x00\x00\x00\x00\x00q\x00U\x01ah\x00)"
+                     R"(U\x01bu.)"),
+            R"({"$dict":[[{"$float":"nan"},"b"]]})");
+}
+
+// ---- str, bytes, tuples, frozensets, globals ---------------------------------------------
+
+TEST(GraphKeys, StrAndBytesDiffer) {
+  // {'a': 1, b'a': 2}
+  EXPECT_EQ(StrictPy(R"(}(U\x01aK\x01C\x01aK\x02u.)"),
+            R"({"$dict":[["a",1],[{"$bytes":"YQ=="},2]]})");
+}
+
+TEST(GraphKeys, StrByContentWhateverTheOpcode) {
+  // SHORT_BINSTRING, SHORT_BINUNICODE and BINUNICODE 'a' -> {'a': 3}
+  EXPECT_EQ(StrictPy(R"(}(U\x01aK\x01\x8c\x01aK\x02X\x01\x00\x00\x00aK\x03u.)"),
+            R"({"a":3})");
+}
+
+TEST(GraphKeys, TuplesElementWise) {
+  // {(1, 2): 'a', (1.0, 2): 'b'} -> {(1, 2): 'b'}
+  EXPECT_EQ(StrictPy(R"(}(K\x01K\x02\x86U\x01aG?\xf0\x00\x00\x00\x00\x00\x00)"
+                     R"(K\x02\x86U\x01bu.)"),
+            R"({"$dict":[[{"$tuple":[1,2]},"b"]]})");
+  // {(True,): 'a', (1,): 'b'} -> {(True,): 'b'}
+  EXPECT_EQ(StrictPy(R"(}(\x88\x85U\x01aK\x01\x85U\x01bu.)"),
+            R"({"$dict":[[{"$tuple":[true]},"b"]]})");
+}
+
+TEST(GraphKeys, FrozensetsAsSets) {
+  // {frozenset({1, 2}): 'a', frozenset({2, 1}): 'b'} -> one key, 'b'
+  EXPECT_EQ(StrictPy(R"(}((K\x01K\x02\x91U\x01a(K\x02K\x01\x91U\x01bu.)"),
+            R"({"$dict":[[{"$frozenset":[1,2]},"b"]]})");
+}
+
+TEST(GraphKeys, GlobalsByName) {
+  // {list} (both GLOBALs resolve to the same class)
+  EXPECT_EQ(RecordPy(R"(\x8f(cbuiltins\nlist\ncbuiltins\nlist\n\x90.)"),
+            R"({"$set":[{"$global":"builtins:list"}]})");
+}
+
+TEST(GraphKeys, RecordedCallsByIdentity) {
+  // Two calls give two objects; with default object.__hash__ they are two
+  // members.  The same call reached twice (DUP) is one.
+  EXPECT_EQ(RecordPy(R"(\x8f(cm\nf\n)Rcm\nf\n)R\x90.)"),
+            R"({"$set":[{"$call":{"callable":"m:f","args":[],"kwargs":{},)"
+            R"("offset":8}},{"$call":{"callable":"m:f","args":[],"kwargs":{},)"
+            R"("offset":15}}]})");
+  EXPECT_EQ(RecordPy(R"(\x8f(cm\nf\n)R2\x90.)"),
+            R"({"$set":[{"$call":{"callable":"m:f","args":[],"kwargs":{},)"
+            R"("offset":8}}]})");
+}
+
+TEST(GraphKeys, SurrogateStrKeyIsNotAPlainObjectKey) {
+  // {'\ud800': 1}
+  EXPECT_EQ(StrictPy(R"(}(X\x03\x00\x00\x00\xed\xa0\x80K\x01u.)"),
+            R"({"$dict":[[{"$str":[55296]},1]]})");
+}
+
+// ---- unhashable keys -------------------------------------------------------------------
+
+TEST(GraphUnhashable, ListKey) {
+  // TypeError: unhashable type: 'list'
+  EXPECT_EQ(StrictErr(R"(}]K\x01s.)"), "unhashable@4 SETITEM");
+  EXPECT_EQ(RecordErr(R"(}]K\x01s.)"), "unhashable@4 SETITEM");
+  EXPECT_EQ(StrictErr(R"((]K\x01d.)"), "unhashable@4 DICT");
+}
+
+TEST(GraphUnhashable, ListInsideATupleKey) {
+  // TypeError: unhashable type: 'list'
+  EXPECT_EQ(StrictErr(R"(}]\x85K\x01s.)"), "unhashable@5 SETITEM");
+  auto o = pvtest::Load(Py(R"(}]\x85K\x01s.)"));
+  EXPECT_NE(o->message().find("unhashable type: 'list'"), std::string::npos)
+      << o->message();
+}
+
+TEST(GraphUnhashable, SetMembers) {
+  // TypeError: unhashable type: 'list'
+  EXPECT_EQ(StrictErr(R"(\x8f(]\x90.)"), "unhashable@3 ADDITEMS");
+  EXPECT_EQ(StrictErr(R"((]\x91.)"), "unhashable@2 FROZENSET");
+}
+
+TEST(GraphUnhashable, ByteArrayAndSetKeys) {
+  // TypeError: unhashable type: 'bytearray' / 'set'
+  EXPECT_EQ(StrictErr(R"(}\x96\x00\x00\x00\x00\x00\x00\x00\x00K\x01s.)"),
+            "unhashable@12 SETITEM");
+  EXPECT_EQ(StrictErr(R"(}(\x8f\x85K\x01u.)"), "unhashable@6 SETITEMS");
+  EXPECT_EQ(StrictErr(R"(}(}K\x01u.)"), "unhashable@5 SETITEMS");
+}
+
+// ---- order and replacement -----------------------------------------------------------------
+
+TEST(GraphOrder, ReplacementKeepsPositionAndFirstKey) {
+  // {1: 'a', 2: 'b', 1.0: 'c'} -> {1: 'c', 2: 'b'}
+  EXPECT_EQ(StrictPy(R"(}(K\x01U\x01aK\x02U\x01bG?\xf0\x00\x00\x00\x00\x00\x00)"
+                     R"(U\x01cu.)"),
+            R"({"$dict":[[1,"c"],[2,"b"]]})");
+}
+
+TEST(GraphOrder, SetKeepsTheFirstMember) {
+  // {1, True, 1.0} -> {1}; {True, 1} -> {True}
+  EXPECT_EQ(StrictPy(R"(\x8f(K\x01\x88G?\xf0\x00\x00\x00\x00\x00\x00\x90.)"),
+            R"({"$set":[1]})");
+  EXPECT_EQ(StrictPy(R"(\x8f(\x88K\x01\x90.)"), R"({"$set":[true]})");
+}
+
+TEST(GraphOrder, PlainObjectFormOnlyForPlainStrKeys) {
+  // {'$x': 1}: a key starting with '$' forces the $dict form.
+  EXPECT_EQ(StrictPy(R"(}(\x8c\x02$xK\x01u.)"), R"({"$dict":[["$x",1]]})");
+  // {'a': 1, 1: 2}
+  EXPECT_EQ(StrictPy(R"(}(\x8c\x01aK\x01K\x01K\x02u.)"),
+            R"({"$dict":[["a",1],[1,2]]})");
+}
+
+// A dict with keys 0..n-1 (values equal to the keys), then d[float(r)] = -1
+// for each r in `replace`: exercises the hash index past the linear-scan
+// threshold.
+std::string BigDictPickle(int n, const std::vector<int>& replace) {
+  std::string p = "}(";
+  for (int i = 0; i < n; ++i) {
+    p += "M";
+    p.push_back(static_cast<char>(i & 0xff));
+    p.push_back(static_cast<char>(i >> 8));
+    p += "M";
+    p.push_back(static_cast<char>(i & 0xff));
+    p.push_back(static_cast<char>(i >> 8));
+  }
+  p += "u";
+  for (int r : replace) {
+    // BINFLOAT of r (exact), value -1.
+    double d = r;
+    uint64_t bits;
+    std::memcpy(&bits, &d, 8);
+    p += "G";
+    for (int k = 7; k >= 0; --k) p.push_back(static_cast<char>(bits >> (8 * k)));
+    p += "J\xff\xff\xff\xffs";
+  }
+  return p + ".";
+}
+
+TEST(GraphOrder, ManyKeysThroughTheHashIndex) {
+  // d = {i: i for i in range(300)}; d[7.0] = d[150.0] = d[299.0] = -1
+  // -> 300 keys in order, those three values replaced.
+  std::string expected = "{\"$dict\":[";
+  for (int i = 0; i < 300; ++i) {
+    if (i) expected += ",";
+    int v = (i == 7 || i == 150 || i == 299) ? -1 : i;
+    expected += "[" + std::to_string(i) + "," + std::to_string(v) + "]";
+  }
+  expected += "]}";
+  EXPECT_EQ(pvtest::Strict(BigDictPickle(300, {7, 150, 299})), expected);
+}
+
+TEST(GraphOrder, ManySetMembers) {
+  // set(range(100)) | {50.0, True} -> 100 members in insertion order
+  std::string p = R"(\x8f()";
+  for (int i = 0; i < 100; ++i) {
+    char buf[8];
+    snprintf(buf, sizeof buf, "K\\x%02x", i);
+    p += buf;
+  }
+  p += R"(G@I\x00\x00\x00\x00\x00\x00\x88\x90.)";
+  std::string expected = "{\"$set\":[";
+  for (int i = 0; i < 100; ++i) expected += (i ? "," : "") + std::to_string(i);
+  expected += "]}";
+  EXPECT_EQ(StrictPy(p), expected);
+}
+
+// ---- the Graph API directly --------------------------------------------------------------
+
+TEST(GraphApi, CanonEqualityAndUnhashableCulprit) {
+  Graph g;
+  uint32_t a, b, c;
+  Node* culprit = nullptr;
+  ASSERT_EQ(g.Canon(g.NewInt(1), &a, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(g.NewFloat(1.0), &b, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(g.Bool(true), &c, &culprit), GraphErr::kOk);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, c);
+  uint32_t d;
+  ASSERT_EQ(g.Canon(g.NewComplex(1.0, 0.0), &d, &culprit), GraphErr::kOk);
+  EXPECT_EQ(a, d);
+  uint32_t e;
+  ASSERT_EQ(g.Canon(g.NewComplex(1.0, 1.0), &e, &culprit), GraphErr::kOk);
+  EXPECT_NE(a, e);
+
+  Node* list = g.NewList();
+  Node* items[] = {g.NewInt(1), list};
+  Node* tuple = g.NewSeq(Kind::kTuple, items);
+  uint32_t t;
+  EXPECT_EQ(g.Canon(tuple, &t, &culprit), GraphErr::kUnhashable);
+  EXPECT_EQ(culprit, list);
+  EXPECT_EQ(g.Canon(g.NewSlice(g.None(), g.None(), g.None()), &t, &culprit),
+            GraphErr::kUnhashable);
+}
+
+TEST(GraphApi, NanIsEqualOnlyToItself) {
+  Graph g;
+  Node* nan1 = g.NewFloat(std::numeric_limits<double>::quiet_NaN());
+  Node* nan2 = g.NewFloat(std::numeric_limits<double>::quiet_NaN());
+  uint32_t a, a2, b;
+  Node* culprit;
+  ASSERT_EQ(g.Canon(nan1, &a, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(nan1, &a2, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(nan2, &b, &culprit), GraphErr::kOk);
+  EXPECT_EQ(a, a2);
+  EXPECT_NE(a, b);
+  // (nan1,) == (nan1,) but (nan1,) != (nan2,)  [tuple equality uses identity
+  // first, as CPython's PyObject_RichCompare does for containers]
+  Node* t1 = g.NewSeq(Kind::kTuple, {nan1});
+  Node* t2 = g.NewSeq(Kind::kTuple, {nan1});
+  Node* t3 = g.NewSeq(Kind::kTuple, {nan2});
+  uint32_t i1, i2, i3;
+  g.Canon(t1, &i1, &culprit);
+  g.Canon(t2, &i2, &culprit);
+  g.Canon(t3, &i3, &culprit);
+  EXPECT_EQ(i1, i2);
+  EXPECT_NE(i1, i3);
+}
+
+TEST(GraphApi, DictSetKeepsFirstKeyObject) {
+  Graph g;
+  Node* d = g.NewDict();
+  Node* k1 = g.NewInt(1);
+  Node* k2 = g.NewFloat(1.0);
+  ASSERT_EQ(g.DictSet(d->a.dict, k1, g.NewStr("a", false, true)), GraphErr::kOk);
+  ASSERT_EQ(g.DictSet(d->a.dict, k2, g.NewStr("b", false, true)), GraphErr::kOk);
+  ASSERT_EQ(d->a.dict->entries.size, 1u);
+  EXPECT_EQ(d->a.dict->entries[0].key, k1);
+  EXPECT_EQ(d->a.dict->entries[0].value->str(), "b");
+  Node* culprit_key = g.NewList();
+  EXPECT_EQ(g.DictSet(d->a.dict, culprit_key, g.None()), GraphErr::kUnhashable);
+  EXPECT_EQ(d->a.dict->entries.size, 1u);
+}
+
+TEST(GraphApi, DeepTupleKeysWithoutRecursion) {
+  // Two 200000-deep ((((1,),),),...) built separately are one key.  (CPython
+  // itself would hit its recursion limit hashing them; the graph's
+  // canonical ids are computed iteratively.)
+  Graph g;
+  auto deep = [&g] {
+    Node* n = g.NewInt(1);
+    for (int i = 0; i < 200000; ++i) n = g.NewSeq(Kind::kTuple, {n});
+    return n;
+  };
+  Node* a = deep();
+  Node* b = deep();
+  Node* s = g.NewSet(Kind::kSet);
+  ASSERT_EQ(g.SetAdd(s->a.set, a), GraphErr::kOk);
+  ASSERT_EQ(g.SetAdd(s->a.set, b), GraphErr::kOk);
+  EXPECT_EQ(s->a.set->items.size, 1u);
+  EXPECT_EQ(s->a.set->items[0], a);
+}
+
+TEST(GraphApi, NodeLimitReturnsNull) {
+  Graph g(2);
+  EXPECT_NE(g.NewInt(1), nullptr);
+  EXPECT_NE(g.NewList(), nullptr);
+  EXPECT_EQ(g.NewInt(2), nullptr);
+  EXPECT_EQ(g.node_count(), 2u);
+  EXPECT_NE(g.None(), nullptr);  // singletons are free
+}
+
+}  // namespace
+}  // namespace picklevm

@@ -1,0 +1,454 @@
+// The picklevm-graph/1 encoding (shared/spec/graph-json.md): float text,
+// $id/$ref numbering, $str, $dict vs the object form, record layouts, the
+// document around the root, and a million-deep list written without
+// recursion.  Expected float text is Python 3.11's repr() of the same double,
+// generated with /usr/bin/python3 when the test was written.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
+#include "vm/base/json_text.h"
+#include "vm/emit/document.h"
+#include "vm/emit/json.h"
+
+namespace picklevm {
+namespace {
+
+using pvtest::Load;
+using pvtest::LoadWith;
+using pvtest::Py;
+using pvtest::RecordPy;
+using pvtest::StrictPy;
+
+double FromBits(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+// ---- floats -----------------------------------------------------------------------
+
+struct FloatCase {
+  uint64_t bits;
+  const char* repr;
+};
+
+// (bits of the double, repr(double)) -- fixed cases, then 40 random bit
+// patterns, 20 uniform(-1e6, 1e6) and 20 integral floats up to 1e17.
+const FloatCase kFloatCases[] = {
+    {0x4341c37937e08000ull, "1e+16"},
+    {0x3ee4f8b588e368f1ull, "1e-05"},
+    {0x8000000000000000ull, "-0.0"},
+    {0x0000000000000001ull, "5e-324"},
+    {0x0000000000000000ull, "0.0"},
+    {0x3ff0000000000000ull, "1.0"},
+    {0xbff8000000000000ull, "-1.5"},
+    {0x3fb999999999999aull, "0.1"},
+    {0x4480f0cf064dd592ull, "1e+22"},
+    {0x430c6bf526340000ull, "1000000000000000.0"},
+    {0x4341c37937e07fffull, "9999999999999998.0"},
+    {0x3f1a36e2eb1c432dull, "0.0001"},
+    {0x3f1a36e2eb1c432dull, "0.0001"},
+    {0x3ee4f8b588e368f1ull, "1e-05"},
+    {0x419d6f3454000000ull, "123456789.0"},
+    {0x7fefffffffffffffull, "1.7976931348623157e+308"},
+    {0x0010000000000000ull, "2.2250738585072014e-308"},
+    {0x000fffffffffffffull, "2.225073858507201e-308"},
+    {0x3fd5555555555555ull, "0.3333333333333333"},
+    {0x3fe5555555555555ull, "0.6666666666666666"},
+    {0x54b249ad2594c37dull, "1e+100"},
+    {0x3e8421f5f40d8376ull, "1.5e-07"},
+    {0x4345ee2a2eb5a5c4ull, "1.2345678901234568e+16"},
+    {0x3fd3333333333334ull, "0.30000000000000004"},
+    {0x4059000000000000ull, "100.0"},
+    {0x444b1ae4d6e2ef50ull, "1e+21"},
+    {0x3e7ad7f29abcaf48ull, "1e-07"},
+    {0x4011666666666666ull, "4.35"},
+    {0x81a56e1fc2f8f359ull, "-1e-300"},
+    {0x44dfe185ca57c517ull, "6.02214076e+23"},
+    {0xc735df5ef7697fb9ull, "-1.1356873538845983e+35"},
+    {0x1de9ea6670d3da1full, "1.4063521386385737e-164"},
+    {0x17346b4501eaf614ull, "6.829010422540122e-197"},
+    {0xf149f542e935b870ull, "-5.282246915350664e+237"},
+    {0xce97b5bdf073eed1ull, "-4.0909979815658245e+70"},
+    {0x08f0ebd4950cddd9ull, "1.3119440445508822e-265"},
+    {0xb16e2d5cabeb9592ull, "-1.3663749809437804e-70"},
+    {0x19322fed157cf9c6ull, "2.6124550078186405e-187"},
+    {0x5ac96628c4381836ull, "2.2007250832970862e+129"},
+    {0x04762a223c9f90c9ull, "3.639014178314721e-287"},
+    {0xfc9799a707e36d60ull, "-1.4719450102642776e+292"},
+    {0x040e1e30c9ed0248ull, "3.863130003091716e-289"},
+    {0xa5f80a0a58994953ull, "-8.878144306130779e-126"},
+    {0x7bf78a4d9f8f5ffbull, "1.4337943644354699e+289"},
+    {0x76ab14759da618fdull, "4.2635719382329216e+263"},
+    {0x175e99412607ad5full, "4.0934086839589737e-196"},
+    {0xb6a20bb02edf0743ull, "-1.5804594730508215e-45"},
+    {0xd868c2cf1d4a2b12ull, "-7.805056034326984e+117"},
+    {0x80ca17b703be0e66ull, "-7.431429504086299e-305"},
+    {0xe16682717c9bbfaeull, "-1.5823202933922794e+161"},
+    {0x3ff4bb8cf703c9ffull, "1.2957887314811385"},
+    {0xaad1426810872756ull, "-1.92649189818196e-102"},
+    {0xe98d7c358a84c15cull, "-2.8211819309374095e+200"},
+    {0x118dc10e774520d7ull, "4.0192077128250256e-224"},
+    {0xacd51e6699f9823cull, "-1.012440749133234e-92"},
+    {0x83d9fca716c40a33ull, "-4.166573760527429e-290"},
+    {0x0bc4621b94398520ull, "5.560408693813116e-252"},
+    {0xd30aad4b45038e22ull, "-1.0868373137039075e+92"},
+    {0x1025dbe58e725d57ull, "7.039844370119124e-231"},
+    {0x4d6bfd8fa506bfc5ull, "9.211690207278791e+64"},
+    {0xd9a54a0d7b25331full, "-7.036698908811296e+123"},
+    {0x443658625af0f3e0ull, "4.121971224355956e+20"},
+    {0xa7cda6c23fc86ee6ull, "-5.879182220253732e-117"},
+    {0x33354fc7eefadf23ull, "5.180573799937381e-62"},
+    {0xe065e3eb74113cb0ull, "-2.348008735187852e+156"},
+    {0xaa58695187b8a518ull, "-1.0643738841322141e-104"},
+    {0xf1048aa604f0d0f2ull, "-2.612527026339285e+236"},
+    {0x121213ca8212f7c6ull, "1.2502503253908845e-221"},
+    {0x5560eaba017ad051ull, "1.8944769724102456e+103"},
+    {0xb5c36ec124ce01e1ull, "-1.0387772017992709e-49"},
+    {0xc0ea8944c71bac10ull, "-54346.14930518728"},
+    {0xc36704be1f9e050dull, "-5.183311268073687e+16"},
+    {0xc12b360334961b04ull, "-891649.6027077143"},
+    {0x4363274de71bc895ull, "4.3129920806601896e+16"},
+    {0xc12481f31ae36328ull, "-671993.5525160776"},
+    {0xc360e07879db99c7ull, "-3.8003261380021816e+16"},
+    {0xc125b6a91d1463acull, "-711508.5567961833"},
+    {0xc2e7640db2d493e0ull, "-205747951936671.0"},
+    {0x41208a0fe2d61472ull, "541959.9430395497"},
+    {0x436763f9f2edf235ull, "5.26707971042554e+16"},
+    {0xc125e5d0f13ccd18ull, "-717544.471167001"},
+    {0x435b7142fc290dd8ull, "3.089742753406755e+16"},
+    {0xc12c19e980ca629eull, "-920820.7515440767"},
+    {0x437430322e9514bcull, "9.091986595573242e+16"},
+    {0x4122b542053d065cull, "613025.0102312076"},
+    {0xc35345214c08e961ull, "-2.16961354775689e+16"},
+    {0xc1251555f0efa79eull, "-690858.9705784207"},
+    {0x435e183cddfbf132ull, "3.388359601080033e+16"},
+    {0xc12c02e4c660aeedull, "-917874.3874563851"},
+    {0x43630f8cdf7e9c31ull, "4.2920978215657864e+16"},
+    {0xc11352a1a8727338ull, "-316584.4144990924"},
+    {0x435f054a1cde6e48ull, "3.492616059235357e+16"},
+    {0xc0e78045e12b75b0ull, "-48130.18373654352"},
+    {0x436fbd87ee766e9eull, "7.147292637603147e+16"},
+    {0x412749fe6505f9acull, "763135.1973112128"},
+    {0x43660ce02d4d3914ull, "4.965285167902122e+16"},
+    {0x412335d4a41a9804ull, "629482.3205153947"},
+    {0xc3526847c47618c0ull, "-2.072482811532979e+16"},
+    {0xc126f4ed4d827d8eull, "-752246.6513861881"},
+    {0x4351c2e4347eba84ull, "1.99974399725348e+16"},
+    {0xc0ff38869ad56688ull, "-127880.41280117084"},
+    {0xc36f36883abd22a8ull, "-7.02854640556496e+16"},
+    {0x41241b34a54a9d30ull, "658842.3228348847"},
+    {0x433e978e1eac2491ull, "8610885957067921.0"},
+    {0x4123649801be1e22ull, "635468.003403608"},
+    {0xc3576a9a2d602dffull, "-2.6364539532523516e+16"},
+    {0x411137983fcc7520ull, "282086.06230338104"},
+    {0xc36e909220a426cdull, "-6.882565270858711e+16"},
+    {0x4118bd1797a6a5ecull, "405317.8980966497"},
+    {0x436de25439564882ull, "6.729300553356187e+16"},
+};
+
+TEST(JsonFloat, MatchesPythonRepr) {
+  for (const FloatCase& c : kFloatCases) {
+    EXPECT_EQ(FloatRepr(FromBits(c.bits)), c.repr)
+        << std::hex << "bits 0x" << c.bits;
+  }
+}
+
+TEST(JsonFloat, NamedCases) {
+  EXPECT_EQ(FloatRepr(1e16), "1e+16");
+  EXPECT_EQ(FloatRepr(1e-05), "1e-05");
+  EXPECT_EQ(FloatRepr(-0.0), "-0.0");
+  EXPECT_EQ(FloatRepr(5e-324), "5e-324");
+  EXPECT_EQ(FloatRepr(1.0), "1.0");
+  EXPECT_EQ(FloatRepr(0.0001), "0.0001");
+  EXPECT_EQ(FloatRepr(1e15), "1000000000000000.0");
+  EXPECT_EQ(FloatRepr(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(FloatRepr(-std::numeric_limits<double>::infinity()), "-inf");
+  EXPECT_EQ(FloatRepr(std::numeric_limits<double>::quiet_NaN()), "nan");
+}
+
+TEST(JsonFloat, NonFiniteAreRecords) {
+  std::string s;
+  AppendFloat(std::numeric_limits<double>::quiet_NaN(), &s);
+  s += ",";
+  AppendFloat(-std::numeric_limits<double>::quiet_NaN(), &s);
+  s += ",";
+  AppendFloat(std::numeric_limits<double>::infinity(), &s);
+  s += ",";
+  AppendFloat(-std::numeric_limits<double>::infinity(), &s);
+  s += ",";
+  AppendFloat(2.5, &s);
+  // The sign of a NaN is not kept (graph-json.md, Known losses).
+  EXPECT_EQ(s, R"({"$float":"nan"},{"$float":"nan"},{"$float":"inf"},)"
+               R"({"$float":"-inf"},2.5)");
+}
+
+TEST(JsonFloat, ThroughTheMachine) {
+  // pickle.loads(b'G' + struct.pack('>d', 1e16) + b'.') == 1e+16
+  EXPECT_EQ(StrictPy(R"(GCA\xc3y7\xe0\x80\x00.)"), "1e+16");
+  // -0.0 as FLOAT text
+  EXPECT_EQ(StrictPy(R"(F-0.0\n.)"), "-0.0");
+  // 5e-324 from FLOAT text: the smallest subnormal
+  EXPECT_EQ(StrictPy(R"(F5e-324\n.)"), "5e-324");
+  // (1+2j), complex parts are floats
+  EXPECT_EQ(StrictPy(R"(cbuiltins\ncomplex\n(K\x01K\x02tR.)"),
+            R"({"$complex":[1.0,2.0]})");
+}
+
+// ---- ints -------------------------------------------------------------------------
+
+TEST(JsonInt, PlainInsideTwoTo53) {
+  // 2**53 - 1, 2**53, -(2**53 - 1), -(2**53) as LONG1
+  EXPECT_EQ(StrictPy(R"(\x8a\x07\xff\xff\xff\xff\xff\xff\x1f.)"),
+            "9007199254740991");
+  EXPECT_EQ(StrictPy(R"(\x8a\x07\x00\x00\x00\x00\x00\x00\x20.)"),
+            R"({"$int":"9007199254740992"})");
+  EXPECT_EQ(StrictPy(R"(\x8a\x07\x01\x00\x00\x00\x00\x00\xe0.)"),
+            "-9007199254740991");
+  EXPECT_EQ(StrictPy(R"(\x8a\x07\x00\x00\x00\x00\x00\x00\xe0.)"),
+            R"({"$int":"-9007199254740992"})");
+}
+
+// ---- strings ------------------------------------------------------------------------
+
+TEST(JsonString, Escapes) {
+  std::string s;
+  AppendJsonString(std::string("a\x00\x01\x1f\"\\\n\t\r\b\f\x7f", 12), &s);
+  EXPECT_EQ(s, R"("a\u0000\u0001\u001f\"\\\n\t\r\b\f)" "\x7f\"");
+  s.clear();
+  AppendJsonString("\xc3\xa9\xe2\x80\xa8", &s);  // é, U+2028: as is
+  EXPECT_EQ(s, "\"\xc3\xa9\xe2\x80\xa8\"");
+}
+
+TEST(JsonString, SurrogatesAreStrRecords) {
+  // 'a\ud800b' (BINUNICODE with surrogatepass)
+  EXPECT_EQ(StrictPy(R"(X\x05\x00\x00\x00a\xed\xa0\x80b.)"),
+            R"({"$str":[97,55296,98]})");
+  // '\ud83d\ude00': two lone surrogates stay two code points
+  EXPECT_EQ(StrictPy(R"(X\x06\x00\x00\x00\xed\xa0\xbd\xed\xb8\x80.)"),
+            R"({"$str":[55357,56832]})");
+  // '\udfff' through UNICODE's raw-unicode-escape
+  EXPECT_EQ(StrictPy(R"(V\\udfff\n.)"), R"({"$str":[57343]})");
+  // '\U0001f600' is not a surrogate: a plain JSON string
+  EXPECT_EQ(StrictPy(R"(X\x04\x00\x00\x00\xf0\x9f\x98\x80.)"),
+            "\"\xf0\x9f\x98\x80\"");
+}
+
+TEST(JsonString, SharedStrIsNeverWrapped) {
+  // ['a', 'a'], one str object twice
+  EXPECT_EQ(StrictPy(R"((U\x01aq\x00h\x00l.)"), R"(["a","a"])");
+}
+
+// ---- bytes ----------------------------------------------------------------------------
+
+TEST(JsonBytes, Base64) {
+  // b'\x00\xff\xfe' and bytearray(b'hello')
+  EXPECT_EQ(StrictPy(R"(C\x03\x00\xff\xfe.)"), R"({"$bytes":"AP/+"})");
+  EXPECT_EQ(StrictPy(R"(\x96\x05\x00\x00\x00\x00\x00\x00\x00hello.)"),
+            R"({"$bytearray":"aGVsbG8="})");
+}
+
+// ---- dicts ---------------------------------------------------------------------------
+
+TEST(JsonDict, ObjectFormForPlainStrKeys) {
+  // {'': 1, 'b"': 2}
+  EXPECT_EQ(StrictPy(R"(}(U\x00K\x01U\x02b"K\x02u.)"), R"({"":1,"b\"":2})");
+}
+
+TEST(JsonDict, DictFormOtherwise) {
+  // {'$ref': 1}: a key starting with '$' could be mistaken for a record
+  EXPECT_EQ(StrictPy(R"(}(U\x04$refK\x01u.)"), R"({"$dict":[["$ref",1]]})");
+  // {None: 1, (1,): 2}
+  EXPECT_EQ(StrictPy(R"(}(NK\x01K\x01\x85K\x02u.)"),
+            R"({"$dict":[[null,1],[{"$tuple":[1]},2]]})");
+  // {'a': 1, 'b': {}} nested: the inner dict is plain
+  EXPECT_EQ(StrictPy(R"(}(U\x01aK\x01U\x01b}u.)"), R"({"a":1,"b":{}})");
+}
+
+// ---- sharing: $id / $ref ---------------------------------------------------------------
+
+TEST(JsonSharing, NumberedInDocumentOrder) {
+  // l = []; d = {}; [l, d, d, l]
+  EXPECT_EQ(StrictPy(R"((]q\x00}q\x01h\x01h\x00l.)"),
+            R"([{"$id":0,"$value":[]},{"$id":1,"$value":{}},{"$ref":1},)"
+            R"({"$ref":0}])");
+}
+
+TEST(JsonSharing, FirstOccurrenceInDocumentOrderNotCreationOrder) {
+  // l = []; d = {}; [d, l, l, d]: d is written first, so it is $id 0.
+  EXPECT_EQ(StrictPy(R"(]q\x000}q\x010(h\x01h\x00h\x00h\x01l.)"),
+            R"([{"$id":0,"$value":{}},{"$id":1,"$value":[]},{"$ref":1},)"
+            R"({"$ref":0}])");
+}
+
+TEST(JsonSharing, Cycle) {
+  // l = []; l.append(l)
+  EXPECT_EQ(StrictPy(R"(]q\x00h\x00a.)"),
+            R"({"$id":0,"$value":[{"$ref":0}]})");
+  // d = {}; d['self'] = d
+  EXPECT_EQ(StrictPy(R"(}q\x00U\x04selfh\x00s.)"),
+            R"({"$id":0,"$value":{"self":{"$ref":0}}})");
+}
+
+TEST(JsonSharing, ScalarsAndGlobalsAreNeverWrapped) {
+  // (1.5, 1.5, 10**20, 10**20, None, None): shared through the memo
+  EXPECT_EQ(StrictPy(R"((G?\xf8\x00\x00\x00\x00\x00\x00q\x00h\x00)"
+                     R"(\x8a\x09\x00\x00\x10c\x2d^\xc7k\x05q\x01h\x01NNt.)"),
+            R"({"$tuple":[1.5,1.5,{"$int":"100000000000000000000"},)"
+            R"({"$int":"100000000000000000000"},null,null]})");
+  // [os.system, os.system] (record mode)
+  EXPECT_EQ(RecordPy(R"(cos\nsystem\nq\x00h\x00\x86.)"),
+            R"({"$tuple":[{"$global":"os:system"},{"$global":"os:system"}]})");
+}
+
+TEST(JsonSharing, LeavesAndEmptyContainersAreWrapped) {
+  // (b'', b''), ((), ()), ((1+0j), (1+0j)) -- each one object twice
+  EXPECT_EQ(StrictPy(R"(C\x00q\x00h\x00\x86.)"),
+            R"({"$tuple":[{"$id":0,"$value":{"$bytes":""}},{"$ref":0}]})");
+  EXPECT_EQ(StrictPy(R"()q\x00h\x00\x86.)"),
+            R"({"$tuple":[{"$id":0,"$value":{"$tuple":[]}},{"$ref":0}]})");
+  EXPECT_EQ(StrictPy(R"(cbuiltins\ncomplex\n(K\x01K\x00tRq\x00h\x00\x86.)"),
+            R"({"$tuple":[{"$id":0,"$value":{"$complex":[1.0,0.0]}},)"
+            R"({"$ref":0}]})");
+}
+
+TEST(JsonSharing, TwoEmptyTuplesAreTwoValues) {
+  // ((), ()) written as two EMPTY_TUPLEs: distinct values, never wrapped.
+  EXPECT_EQ(StrictPy(R"())\x86.)"),
+            R"({"$tuple":[{"$tuple":[]},{"$tuple":[]}]})");
+}
+
+TEST(JsonSharing, SharedDictKey) {
+  // t = (1,); {t: t}
+  EXPECT_EQ(StrictPy(R"(}K\x01\x85q\x00h\x00s.)"),
+            R"({"$dict":[[{"$id":0,"$value":{"$tuple":[1]}},{"$ref":0}]]})");
+}
+
+TEST(JsonSharing, RootsShareOneNumbering) {
+  auto o = Load(Py(R"(]q\x00h\x00\x86.)"));
+  ASSERT_TRUE(o->ok()) << o->message();
+  Node* tuple = o->result.root;
+  Node* list = tuple->at(0);
+  JsonEncoder enc;
+  ASSERT_TRUE(enc.Prepare({list, tuple}, 100).ok());
+  OutBuffer out;
+  enc.Write(list, &out);
+  out.data += "|";
+  enc.Write(tuple, &out);
+  // The list is reached three times across both roots: wrapped at its
+  // first occurrence (the first root), referenced after.
+  EXPECT_EQ(out.data,
+            R"({"$id":0,"$value":[]}|{"$tuple":[{"$ref":0},{"$ref":0}]})");
+}
+
+TEST(JsonSharing, EncodersCanBeRepeated) {
+  // The scratch fields are cleared by the encoder's destructor.
+  auto o = Load(Py(R"(]q\x00h\x00\x86.)"));
+  ASSERT_TRUE(o->ok());
+  std::string first = pvtest::RootJson(o->result.root);
+  EXPECT_EQ(pvtest::RootJson(o->result.root), first);
+}
+
+// ---- records -----------------------------------------------------------------------------
+
+TEST(JsonRecords, ObjectFieldOrder) {
+  // Every field at once: C(1, k=2) via NEWOBJ_EX, BUILD {'s': 3},
+  // APPENDS [4], SETITEMS {'d': 5}.  (No single CPython class takes both
+  // APPENDS and SETITEMS; this checks the emitter's field order.)
+  auto p = pvtest::MakePolicy({{"__main__:C", pvtest::kInst}});
+  MachineOptions o;
+  o.policy = p.get();
+  EXPECT_EQ(pvtest::Summary(*LoadWith(
+                Py(R"(\x80\x04c__main__\nC\nK\x01\x85}U\x01kK\x02s\x92)"
+                   R"(}U\x01sK\x03sb(K\x04e(U\x01dK\x05u.)"),
+                o)),
+            R"({"$object":{"class":"__main__:C","via":"new","args":[1],)"
+            R"("kwargs":{"k":2},"state":{"s":3},"items":[4],)"
+            R"("dictitems":[["d",5]]}})");
+}
+
+TEST(JsonRecords, CallOfACallResult) {
+  // m.f()() -- the callable of the second call is a value, written in full.
+  EXPECT_EQ(RecordPy(R"(cm\nf\n)R)R.)"),
+            R"({"$call":{"callable":{"$call":{"callable":"m:f","args":[],)"
+            R"("kwargs":{},"offset":6}},"args":[],"kwargs":{},"offset":8}})");
+}
+
+TEST(JsonRecords, SharedCallIsWrapped) {
+  // r = m.f(); (r, r)
+  EXPECT_EQ(RecordPy(R"(cm\nf\n)R2\x86.)"),
+            R"({"$tuple":[{"$id":0,"$value":{"$call":{"callable":"m:f",)"
+            R"("args":[],"kwargs":{},"offset":6}}},{"$ref":0}]})");
+}
+
+TEST(JsonRecords, PersidWraps) {
+  EXPECT_EQ(RecordPy(R"(K\x01\x85q\x00Qh\x00\x86.)"),
+            R"({"$tuple":[{"$persid":{"$id":0,"$value":{"$tuple":[1]}}},)"
+            R"({"$ref":0}]})");
+}
+
+// ---- the document ---------------------------------------------------------------------------
+
+TEST(JsonDocument, Layout) {
+  auto o = Load(Py(R"(\x80\x02]K\x01a.)"));
+  ASSERT_TRUE(o->ok());
+  SourceInfo src;
+  src.bytes = 7;
+  src.sha256 = "ab";
+  OutBuffer out;
+  ASSERT_TRUE(WriteGraphDocument(src, o->result.protocol, o->result.root,
+                                 {"w1", "w\"2"}, 100, &out)
+                  .ok());
+  EXPECT_EQ(out.data,
+            R"({"format":"picklevm-graph/1","source":{"bytes":7,"sha256":"ab",)"
+            R"("container":"pickle"},"protocol":2,"root":[1],)"
+            R"("warnings":["w1","w\"2"]})"
+            "\n");
+}
+
+TEST(JsonDocument, NoProtocolIsNull) {
+  auto o = Load(Py("N."));
+  ASSERT_TRUE(o->ok());
+  OutBuffer out;
+  ASSERT_TRUE(
+      WriteGraphDocument(SourceInfo{}, o->result.protocol, o->result.root, {},
+                         100, &out)
+          .ok());
+  EXPECT_NE(out.data.find(R"("protocol":null,"root":null,"warnings":[]})"),
+            std::string::npos)
+      << out.data;
+}
+
+// ---- depth without recursion -----------------------------------------------------------------
+
+TEST(JsonDeep, MillionDeepListWithoutRecursion) {
+  // [[[...]]] a million lists deep: built by the machine, prepared and
+  // written by the iterative encoder.  A recursive writer would need far
+  // more C stack than a test thread has.
+  constexpr size_t kDepth = 1000000;
+  std::string p(kDepth, ']');
+  p.append(kDepth - 1, 'a');
+  p.push_back('.');
+  auto o = Load(std::move(p));
+  ASSERT_TRUE(o->ok()) << o->message();
+  // pvtest's Load already encoded it (with a generous max_depth).
+  ASSERT_EQ(o->json.size(), 2 * kDepth);
+  EXPECT_EQ(o->json, std::string(kDepth, '[') + std::string(kDepth, ']'));
+  // The default --max-depth (1000000) admits exactly this depth.
+  OutBuffer out;
+  std::string flushed;
+  out.flush = [&flushed](std::string_view chunk) { flushed.append(chunk); };
+  ASSERT_TRUE(WriteGraphDocument(SourceInfo{}, -1, o->result.root, {},
+                                 Limits{}.max_depth, &out)
+                  .ok());
+  out.Finish();
+  EXPECT_EQ(out.data, "");
+  EXPECT_NE(flushed.find(o->json), std::string::npos);
+}
+
+}  // namespace
+}  // namespace picklevm

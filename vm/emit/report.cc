@@ -1,0 +1,524 @@
+#include "vm/emit/report.h"
+
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "vm/base/error.h"
+#include "vm/base/json_text.h"
+#include "vm/base/strcat.h"
+#include "vm/emit/pyrepr.h"
+#include "vm/graph/numpy_values.h"
+#include "vm/graph/walk.h"
+
+namespace picklevm {
+namespace {
+
+void AppendFindingJson(const Finding& f, std::string* o) {
+  o->append("{\"global\":");
+  if (f.global.empty()) {
+    o->append("null");
+  } else {
+    AppendJsonString(f.global, o);
+  }
+  o->append(",\"use\":");
+  AppendJsonString(f.use, o);
+  StrAppend(o, ",\"offset\":", f.offset,
+            ",\"allowed\":", f.allowed ? "true" : "false");
+  if (!f.detail.empty()) {
+    o->append(",\"detail\":");
+    AppendJsonString(f.detail, o);
+  }
+  o->push_back('}');
+}
+
+std::string FindingLabel(const Finding& f) {
+  return f.global.empty() ? StrCat(f.use, " ", f.detail) : f.global;
+}
+
+// ---- Python-like rendering of values (trace --format python) -------------
+//
+// Iterative, with a budget: a statement longer than kMaxStatement is cut,
+// and a container met again inside one rendering prints as "..." (as
+// Python's repr does for a list that holds itself), so neither cycles nor
+// exponentially shared graphs can blow up the output.
+constexpr size_t kMaxStatement = 4096;
+
+class PyRenderer {
+ public:
+  // Names for call results (variables) and globals (imported names).
+  absl::flat_hash_map<const Node*, std::string> names;
+  absl::flat_hash_map<std::string, std::string> global_names;
+
+  std::string Render(Node* root) {
+    std::string out;
+    struct Frame {
+      Node* node;
+      uint32_t step;
+    };
+    std::vector<Frame> stack;
+    absl::flat_hash_set<const Node*> open;
+    auto begin = [&](Node* n) {
+      if (auto it = names.find(n); it != names.end()) {
+        out += it->second;
+        return;
+      }
+      if (!Leaf(n, &out)) {
+        if (!open.insert(n).second) {
+          out += "...";
+          return;
+        }
+        stack.push_back({n, 0});
+      }
+    };
+    begin(root);
+    while (!stack.empty() && out.size() <= kMaxStatement) {
+      Frame& f = stack.back();
+      Node* child = Step(f.node, f.step++, &out);
+      if (child == nullptr) {
+        open.erase(f.node);
+        stack.pop_back();
+        continue;
+      }
+      begin(child);
+    }
+    if (out.size() > kMaxStatement) {
+      out.resize(kMaxStatement);
+      out += " ...<cut>";
+    }
+    return out;
+  }
+
+  std::string GlobalName(const GlobalName* g) {
+    auto it = global_names.find(std::string(g->joined));
+    return it != global_names.end() ? it->second : std::string(g->qualname);
+  }
+
+ private:
+  bool Leaf(Node* n, std::string* out) {
+    switch (n->kind) {
+      case Kind::kNone: *out += "None"; return true;
+      case Kind::kBool: *out += n->a.i ? "True" : "False"; return true;
+      case Kind::kInt: StrAppend(out, n->a.i); return true;
+      case Kind::kBigInt: out->append(n->str()); return true;
+      case Kind::kFloat: {
+        double d = n->a.f;
+        if (std::isnan(d)) {
+          *out += "float('nan')";
+        } else if (std::isinf(d)) {
+          *out += d > 0 ? "float('inf')" : "float('-inf')";
+        } else {
+          *out += FloatRepr(d);
+        }
+        return true;
+      }
+      case Kind::kComplex:
+        StrAppend(out, "complex(", FloatRepr(n->a.f), ", ", FloatRepr(n->b.f),
+                  ")");
+        return true;
+      case Kind::kStr: *out += PyReprStr(n->str()); return true;
+      case Kind::kBytes: *out += PyReprBytes(n->str()); return true;
+      case Kind::kByteArray:
+        StrAppend(out, "bytearray(", PyReprBytes(n->str()), ")");
+        return true;
+      case Kind::kGlobal: *out += GlobalName(n->a.global); return true;
+      case Kind::kExt: StrAppend(out, "copyreg._extension(", n->a.i, ")"); return true;
+      case Kind::kDtype:
+        *out += "numpy.dtype(";
+        {
+          std::string d;
+          AppendDtypeJson(*n->a.dtype, &d);
+          *out += PyReprStr(d);
+        }
+        *out += ")";
+        return true;
+      case Kind::kScalar:
+        StrAppend(out, "numpy.", PyReprStr(DtypeStr(*n->a.scalar->dtype->a.dtype)),
+                  "_scalar(", n->a.scalar->data.size(), " bytes)");
+        return true;
+      case Kind::kNDArray:
+        if (n->a.array->dtype->a.dtype->kind == 'O') return false;
+        StrAppend(out, "numpy.ndarray(dtype=",
+                  PyReprStr(DtypeStr(*n->a.array->dtype->a.dtype)),
+                  ", nbytes=", n->a.array->data.size(), ")");
+        return true;
+      case Kind::kObject:
+      case Kind::kCall:
+        // Only reached for results without a variable: instances the
+        // stream made without a recorded call.
+        StrAppend(out, "<", KindName(n->kind), ">");
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // The container's literal, one child at a time (see EmitStep in json.cc).
+  Node* Step(Node* n, uint32_t s, std::string* out) {
+    switch (n->kind) {
+      case Kind::kList:
+      case Kind::kTuple:
+      case Kind::kSet:
+      case Kind::kFrozenSet:
+      case Kind::kSlice:
+      case Kind::kNDArray: {
+        uint32_t size = 0;
+        Node* const* items = nullptr;
+        if (n->kind == Kind::kSet || n->kind == Kind::kFrozenSet) {
+          size = n->a.set->items.size;
+          items = n->a.set->items.data;
+        } else if (n->kind == Kind::kNDArray) {
+          size = static_cast<uint32_t>(n->a.array->item_count);
+          items = n->a.array->items;
+        } else {
+          size = n->b.v.size;
+          items = n->a.items;
+        }
+        const char* open = n->kind == Kind::kList    ? "["
+                           : n->kind == Kind::kTuple ? "("
+                           : n->kind == Kind::kSet   ? "{"
+                           : n->kind == Kind::kFrozenSet ? "frozenset({"
+                           : n->kind == Kind::kSlice     ? "slice("
+                                                         : "numpy.array([";
+        const char* close = n->kind == Kind::kList    ? "]"
+                            : n->kind == Kind::kTuple ? (size == 1 ? ",)" : ")")
+                            : n->kind == Kind::kSet   ? "}"
+                            : n->kind == Kind::kFrozenSet ? "})"
+                            : n->kind == Kind::kSlice     ? ")"
+                                                          : "], dtype=object)";
+        if (s == 0) {
+          if (size == 0 && n->kind == Kind::kSet) {
+            *out += "set()";
+            return nullptr;
+          }
+          *out += open;
+        }
+        if (s < size) {
+          if (s) *out += ", ";
+          return items[s];
+        }
+        *out += close;
+        return nullptr;
+      }
+      case Kind::kDict: {
+        uint32_t size = n->a.dict->entries.size;
+        if (s == 0) *out += "{";
+        if (s < size * 2) {
+          if (s % 2 == 0) {
+            if (s) *out += ", ";
+          } else {
+            *out += ": ";
+          }
+          const Entry& e = n->a.dict->entries[s / 2];
+          return s % 2 ? e.value : e.key;
+        }
+        *out += "}";
+        return nullptr;
+      }
+      case Kind::kPersId:
+        if (s == 0) {
+          *out += "persistent_load(";
+          return n->a.target;
+        }
+        *out += ")";
+        return nullptr;
+      default:
+        return nullptr;
+    }
+  }
+};
+
+bool IsPythonIdentifier(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool AnyDisallowed(const std::vector<RunResult>& runs) {
+  for (const RunResult& r : runs) {
+    for (const Finding& f : r.findings) {
+      if (!f.allowed) return true;
+    }
+  }
+  return false;
+}
+
+void WriteTraceJson(const TraceReport& report, Graph* graph, OutBuffer* out) {
+  std::string& o = out->data;
+  o.append("{\"format\":\"picklevm-trace/1\",\"source\":");
+  AppendSourceJson(report.source, &o);
+  o.append(",\"calls\":[");
+  bool first = true;
+  for (const RunResult& run : *report.runs) {
+    for (const CallEvent& c : run.calls) {
+      if (!first) o.push_back(',');
+      first = false;
+      o.append("{\"callable\":");
+      if (c.callable->kind == Kind::kGlobal) {
+        AppendJsonString(c.callable->a.global->joined, &o);
+      } else {
+        o.append("null");
+      }
+      o.append(",\"use\":");
+      AppendJsonString(UseName(c.use), &o);
+      o.append(",\"args\":");
+      // Each call's arguments are one value of their own ($id space).
+      Node* args = graph->NewSeq(Kind::kList, c.args);
+      JsonEncoder enc;
+      if (args != nullptr && enc.Prepare({args}, report.max_depth).ok()) {
+        enc.Write(args, out);
+      } else {
+        o.append("null");
+      }
+      StrAppend(&o, ",\"offset\":", c.offset,
+                ",\"admitted\":", c.admitted ? "true" : "false", "}");
+      out->MaybeFlush();
+    }
+  }
+  o.append("],\"findings\":[");
+  first = true;
+  for (const RunResult& run : *report.runs) {
+    for (const Finding& f : run.findings) {
+      if (!first) o.push_back(',');
+      first = false;
+      AppendFindingJson(f, &o);
+    }
+  }
+  o.append("],\"graphs\":[");
+  first = true;
+  absl::Status status = report.status;
+  for (const RunResult& run : *report.runs) {
+    if (run.root == nullptr) continue;
+    OutBuffer doc;
+    absl::Status ws = WriteGraphDocument(report.source, run.protocol, run.root,
+                                         run.warnings, report.max_depth, &doc);
+    if (!ws.ok()) {
+      if (status.ok()) status = ws;
+      break;
+    }
+    if (!first) o.push_back(',');
+    first = false;
+    if (!doc.data.empty() && doc.data.back() == '\n') doc.data.pop_back();
+    o.append(doc.data);
+    out->MaybeFlush();
+  }
+  o.append("],\"error\":");
+  if (status.ok()) {
+    o.append("null");
+  } else {
+    AppendJsonString(std::string(status.message()), &o);
+  }
+  o.append("}\n");
+}
+
+void WriteTracePython(const TraceReport& report, OutBuffer* out) {
+  std::string& o = out->data;
+  StrAppend(&o, "# picklevm trace: ", report.source.bytes, " bytes, sha256 ",
+            report.source.sha256, ", ", report.source.container, "\n",
+            "# Nothing below was executed; it is what pickle.loads would "
+            "have done.\n");
+  PyRenderer r;
+  // Imports first: every global the stream names, once, in order.
+  absl::flat_hash_set<std::string> used_names;
+  std::vector<std::string> imports;
+  for (const RunResult& run : *report.runs) {
+    auto add = [&](const Node* g) {
+      if (g == nullptr || g->kind != Kind::kGlobal) return;
+      std::string joined(g->a.global->joined);
+      if (r.global_names.contains(joined)) return;
+      std::string_view module = g->a.global->module;
+      std::string_view qual = g->a.global->qualname;
+      std::string head(qual.substr(0, qual.find('.')));
+      std::string alias = IsPythonIdentifier(head) ? head : "_global";
+      std::string unique = alias;
+      for (int k = 1; used_names.contains(unique); ++k) {
+        unique = StrCat(alias, "_", k);
+      }
+      used_names.insert(unique);
+      std::string rest(qual.size() > head.size() ? qual.substr(head.size()) : "");
+      r.global_names[joined] = unique + rest;
+      imports.push_back(StrCat("from ", module, " import ", head,
+                               unique != head ? StrCat(" as ", unique) : "",
+                               "\n"));
+    };
+    for (const CallEvent& c : run.calls) add(c.callable);
+    for (const Finding& f : run.findings) {
+      (void)f;  // references are named through the graph below
+    }
+  }
+  for (const auto& line : imports) o += line;
+  size_t var = 0;
+  size_t pickle_no = 0;
+  for (const RunResult& run : *report.runs) {
+    StrAppend(&o, "\n# pickle ", ++pickle_no,
+              run.protocol >= 0 ? StrCat(", protocol ", run.protocol) : "",
+              "\n");
+    for (const CallEvent& c : run.calls) {
+      std::string callee = c.callable->kind == Kind::kGlobal
+                               ? r.GlobalName(c.callable->a.global)
+                               : r.Render(c.callable);
+      std::string args;
+      for (size_t i = 0; i < c.args.size(); ++i) {
+        if (i) args += ", ";
+        args += r.Render(c.args[i]);
+      }
+      if (c.kwargs != nullptr) {
+        for (const Entry& e : c.kwargs->a.dict->entries) {
+          if (!args.empty()) args += ", ";
+          StrAppend(&args, e.key->str(), "=", r.Render(e.value));
+        }
+      }
+      std::string name = StrCat("_var", var++);
+      std::string call = c.use == Use::kInstantiate
+                             ? StrCat(callee, ".__new__(", callee,
+                                      args.empty() ? "" : ", ", args, ")")
+                             : StrCat(callee, "(", args, ")");
+      StrAppend(&o, name, " = ", call, "  # offset ", c.offset,
+                c.admitted ? "" : "  !! NOT ADMITTED BY THE POLICY", "\n");
+      if (c.result != nullptr) {
+        r.names.emplace(c.result, name);
+        if ((c.result->kind == Kind::kCall ||
+             c.result->kind == Kind::kObject) &&
+            c.result->a.rec->state != nullptr) {
+          StrAppend(&o, name, ".__setstate__(", r.Render(c.result->a.rec->state),
+                    ")\n");
+        }
+      }
+      out->MaybeFlush();
+    }
+    for (const Finding& f : run.findings) {
+      if (f.use == "reference" && !f.allowed) {
+        StrAppend(&o, "# offset ", f.offset, ": references ", f.global,
+                  "  !! NOT ADMITTED BY THE POLICY\n");
+      } else if (f.use == "persistent-id" || f.use == "extension-code") {
+        StrAppend(&o, "# offset ", f.offset, ": ", f.use, " ",
+                  PyReprStr(f.detail),
+                  f.allowed ? "" : "  !! NOT ADMITTED BY THE POLICY", "\n");
+      } else if (!f.detail.empty() && f.detail == "BUILD sets attributes") {
+        StrAppend(&o, "# offset ", f.offset, ": BUILD sets attributes on ",
+                  f.global, "  !! NOT ADMITTED BY THE POLICY\n");
+      }
+    }
+    if (run.root != nullptr) StrAppend(&o, "result = ", r.Render(run.root), "\n");
+  }
+  if (!report.status.ok()) {
+    StrAppend(&o, "\n# the stream stops being a valid pickle here: ",
+              report.status.message(), "\n");
+  }
+}
+
+void ClassifyScan(const std::vector<RunResult>& runs,
+                  const absl::Status& status, ScanResult* result) {
+  for (const RunResult& r : runs) {
+    for (const Finding& f : r.findings) result->findings.push_back(f);
+  }
+  if (!status.ok()) result->error = std::string(status.message());
+  bool unsafe = false;
+  for (const Finding& f : result->findings) unsafe |= !f.allowed;
+  result->verdict = unsafe ? "unsafe" : !status.ok() ? "error" : "clean";
+}
+
+void ScanWriter::Add(const ScanResult& r) {
+  std::string& o = out_->data;
+  if (format_ == "text") {
+    StrAppend(&o, r.verdict, " ", r.path);
+    if (r.verdict == "unsafe") {
+      bool first = true;
+      for (const Finding& f : r.findings) {
+        if (f.allowed) continue;
+        StrAppend(&o, first ? " " : ", ", FindingLabel(f), " (", f.use, " at ",
+                  f.offset, ")");
+        first = false;
+      }
+    }
+    if (!r.error.empty()) StrAppend(&o, r.verdict == "unsafe" ? "; " : " ", r.error);
+    o.push_back('\n');
+    return;
+  }
+  if (format_ == "jsonl") {
+    o.append("{\"path\":");
+    AppendJsonString(r.path, &o);
+    o.append(",\"verdict\":");
+    AppendJsonString(r.verdict, &o);
+    o.append(",\"container\":");
+    if (r.container.empty()) {
+      o.append("null");
+    } else {
+      AppendJsonString(r.container, &o);
+    }
+    o.append(",\"findings\":[");
+    for (size_t i = 0; i < r.findings.size(); ++i) {
+      if (i) o.push_back(',');
+      AppendFindingJson(r.findings[i], &o);
+    }
+    o.append("],\"error\":");
+    if (r.error.empty()) {
+      o.append("null");
+    } else {
+      AppendJsonString(r.error, &o);
+    }
+    o.append("}\n");
+    return;
+  }
+  // SARIF: one result per finding outside the policy, one per error.
+  auto location = [&](uint64_t offset) {
+    std::string l = "[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":";
+    AppendJsonString(r.path, &l);
+    StrAppend(&l, "},\"region\":{\"byteOffset\":", offset,
+              ",\"byteLength\":1}}}]");
+    return l;
+  };
+  for (const Finding& f : r.findings) {
+    if (f.allowed) continue;
+    std::string rule = f.use == "persistent-id"    ? "persistent-id"
+                       : f.use == "extension-code" ? "extension-code"
+                                                   : "unsafe-global";
+    std::string text = StrCat(FindingLabel(f), " (", f.use,
+                              ") is not admitted by the policy");
+    std::string res = StrCat("{\"ruleId\":\"", rule,
+                             "\",\"level\":\"error\",\"message\":{\"text\":");
+    AppendJsonString(text, &res);
+    StrAppend(&res, "},\"locations\":", location(f.offset), "}");
+    sarif_results_.push_back(std::move(res));
+  }
+  if (!r.error.empty()) {
+    std::string res =
+        "{\"ruleId\":\"malformed\",\"level\":\"warning\",\"message\":{\"text\":";
+    AppendJsonString(r.error, &res);
+    StrAppend(&res, "},\"locations\":", location(0), "}");
+    sarif_results_.push_back(std::move(res));
+  }
+}
+
+void ScanWriter::Finish() {
+  if (format_ != "sarif") return;
+  std::string& o = out_->data;
+  o.append(
+      "{\"version\":\"2.1.0\",\"$schema\":"
+      "\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[{"
+      "\"tool\":{\"driver\":{\"name\":\"picklevm\",\"rules\":["
+      "{\"id\":\"unsafe-global\",\"shortDescription\":{\"text\":\"The pickle "
+      "imports or calls a global outside the policy\"}},"
+      "{\"id\":\"persistent-id\",\"shortDescription\":{\"text\":\"The pickle "
+      "asks for a persistent object the policy cannot see\"}},"
+      "{\"id\":\"extension-code\",\"shortDescription\":{\"text\":\"The pickle "
+      "names a global through copyreg's extension registry\"}},"
+      "{\"id\":\"malformed\",\"shortDescription\":{\"text\":\"The file is not "
+      "a valid pickle or joblib file, or a limit was exceeded\"}}]}},"
+      "\"results\":[");
+  for (size_t i = 0; i < sarif_results_.size(); ++i) {
+    if (i) o.push_back(',');
+    o.append(sarif_results_[i]);
+    out_->MaybeFlush();
+  }
+  o.append("]}]}\n");
+}
+
+}  // namespace picklevm
