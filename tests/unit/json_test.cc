@@ -13,6 +13,7 @@
 #include "vm/base/json_text.h"
 #include "vm/emit/document.h"
 #include "vm/emit/json.h"
+#include "vm/text/strings.h"
 
 namespace picklevm {
 namespace {
@@ -376,6 +377,25 @@ TEST(JsonRecords, CallOfACallResult) {
   EXPECT_EQ(RecordPy(R"(cm\nf\n)R)R.)"),
             R"({"$call":{"callable":{"$call":{"callable":"m:f","args":[],)"
             R"("kwargs":{},"offset":6}},"args":[],"kwargs":{},"offset":8}})");
+}
+
+TEST(JsonRecords, KwargsNamesAreValidUtf8) {
+  // C.__new__(C, **{'\ud800': 1}) via NEWOBJ_EX: CPython accepts any str
+  // as a keyword name.  Whatever form the name takes in the document, the
+  // document must stay valid UTF-8 (a lone surrogate's 3-byte form is not).
+  const char* p =
+      R"(\x80\x04cm\nC\n)}X\x03\x00\x00\x00\xed\xa0\x80K\x01s\x92.)";
+  auto rec = Load(Py(p), Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  EXPECT_TRUE(CheckUtf8(rec->json, /*allow_surrogates=*/false).valid)
+      << rec->json;
+  auto policy = pvtest::MakePolicy({{"m:C", pvtest::kInst}});
+  MachineOptions o;
+  o.policy = policy.get();
+  auto strict = LoadWith(Py(p), o);
+  ASSERT_TRUE(strict->ok()) << strict->message();
+  EXPECT_TRUE(CheckUtf8(strict->json, /*allow_surrogates=*/false).valid)
+      << strict->json;
 }
 
 TEST(JsonRecords, SharedCallIsWrapped) {

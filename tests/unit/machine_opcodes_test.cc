@@ -8,6 +8,8 @@
 
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
+#include "vm/decode/operand.h"
+#include "vm/decode/reader.h"
 #include "vm/opcodes/opcodes.h"
 #include "vm/policy/policy.h"
 
@@ -32,6 +34,12 @@ std::string StrictWith(const Policy& policy, std::string_view literal) {
   MachineOptions o;
   o.policy = &policy;
   return Summary(*LoadWith(Py(literal), o));
+}
+
+TEST(TestUtil, PyLiteralReadsExactlyTwoHexDigits) {
+  EXPECT_EQ(Py(R"(\x01a)"), std::string("\x01") + "a");
+  EXPECT_EQ(Py(R"(\x00\n\\\'.)"), std::string("\0\n\\'.", 5));
+  EXPECT_THROW(Py(R"(\x4)"), std::invalid_argument);
 }
 
 // ---- integers ---------------------------------------------------------------
@@ -443,17 +451,24 @@ TEST(OpExt, RegisteredGlobalStillGoesThroughThePolicy) {
 
 // ---- globals --------------------------------------------------------------------
 
+// A policy admitting builtins.list as a value, so that these tests do not
+// depend on what the default allowlist admits.
+std::unique_ptr<RulePolicy> ListPolicy() {
+  return pvtest::MakePolicy({{"builtins:list", pvtest::kRef}});
+}
+
 TEST(OpGlobal, IsAName) {
   // <class 'list'>
-  EXPECT_EQ(StrictPy(R"(cbuiltins\nlist\n.)"), R"({"$global":"builtins:list"})");
+  EXPECT_EQ(StrictWith(*ListPolicy(), R"(cbuiltins\nlist\n.)"),
+            R"({"$global":"builtins:list"})");
   EXPECT_EQ(RecordPy(R"(cos\nsystem\n.)"), R"({"$global":"os:system"})");
 }
 
 TEST(OpGlobal, Python2NamesMapBelowProtocol3) {
   // <class 'list'> from __builtin__ (fix_imports) at protocols 0-2 ...
-  EXPECT_EQ(StrictPy(R"(c__builtin__\nlist\n.)"),
+  EXPECT_EQ(StrictWith(*ListPolicy(), R"(c__builtin__\nlist\n.)"),
             R"({"$global":"builtins:list"})");
-  EXPECT_EQ(StrictPy(R"(\x80\x02c__builtin__\nlist\n.)"),
+  EXPECT_EQ(StrictWith(*ListPolicy(), R"(\x80\x02c__builtin__\nlist\n.)"),
             R"({"$global":"builtins:list"})");
   // ... but not at protocol 3: ModuleNotFoundError: No module named
   // '__builtin__'.  Record mode writes the name as given.
@@ -497,7 +512,8 @@ TEST(OpGlobal, NumpyCoreModulePathsAreNormalized) {
 }
 
 TEST(OpStackGlobal, IsAName) {
-  EXPECT_EQ(StrictPy(R"(\x80\x04\x8c\x08builtins\x8c\x04list\x93.)"),
+  EXPECT_EQ(StrictWith(*ListPolicy(),
+                       R"(\x80\x04\x8c\x08builtins\x8c\x04list\x93.)"),
             R"({"$global":"builtins:list"})");
 }
 
@@ -640,6 +656,68 @@ TEST(OpcodeTable, Has68DistinctOpcodes) {
   EXPECT_EQ(LookupOpcode(0xff), nullptr);
   EXPECT_EQ(OpcodeName(0xff), "<unknown>");
   EXPECT_EQ(OpcodeName(0x2e), "STOP");
+}
+
+// Every opcode is run successfully by at least one of these streams (the
+// tests above check their values against CPython; this guards the list).
+TEST(OpcodeTable, EveryOpcodeRunsSomewhere) {
+  struct Case {
+    const char* literal;
+    Mode mode;
+  };
+  const Case cases[] = {
+      {R"((I1\nJ\x01\x00\x00\x00K\x01M\x01\x00L1L\n\x8a\x01\x01)"
+       R"(\x8b\x01\x00\x00\x00\x01t.)", Mode::kStrict},
+      {R"((S'a'\nT\x01\x00\x00\x00aU\x01aB\x01\x00\x00\x00aC\x01a)"
+       R"(\x8e\x01\x00\x00\x00\x00\x00\x00\x00a)"
+       R"(\x96\x01\x00\x00\x00\x00\x00\x00\x00a\x98N\x88\x89t.)",
+       Mode::kStrict},
+      {R"((Va\n\x8c\x01aX\x01\x00\x00\x00a)"
+       R"(\x8d\x01\x00\x00\x00\x00\x00\x00\x00aF1.5\n)"
+       R"(G?\xf8\x00\x00\x00\x00\x00\x00t.)", Mode::kStrict},
+      {R"((]K\x01a](K\x01e(l)K\x01\x85K\x01K\x01\x86K\x01K\x01K\x01)"
+       R"(\x87}(d}K\x01K\x01s}(K\x01K\x01u\x8f(K\x01\x90(\x91t.)",
+       Mode::kStrict},
+      {R"((K\x010K\x012(K\x011]p0\ng0\nq\x01h\x01r\x02\x00\x00\x00)"
+       R"(j\x02\x00\x00\x00\x94t.)", Mode::kStrict},
+      {R"(\x80\x04\x95\x01\x00\x00\x00\x00\x00\x00\x00N.)", Mode::kStrict},
+      {R"(\x80\x04(\x82\x01\x83\x01\x01\x84\x01\x00\x00\x00cm\nf\n)"
+       R"(\x8c\x01m\x8c\x01f\x93)R}b(i__main__\nC\n(cm\nC\no)"
+       R"(cm\nC\n)\x81cm\nC\n)}\x92Pabc\nK\x01Qt.)", Mode::kRecord},
+  };
+  std::set<uint8_t> seen;
+  for (const Case& c : cases) {
+    std::string input = Py(c.literal);
+    MachineOptions o;
+    o.mode = c.mode;
+    auto out = LoadWith(input, o);
+    ASSERT_TRUE(out->ok()) << c.literal << ": " << out->message();
+    Reader reader(input, 0);
+    for (;;) {
+      std::string_view code;
+      ASSERT_TRUE(reader.Read(1, &code).ok());
+      const OpcodeInfo* info = LookupOpcode(static_cast<uint8_t>(code[0]));
+      ASSERT_NE(info, nullptr);
+      Operand arg;
+      ASSERT_TRUE(DecodeOperand(reader, *info, &arg).ok());
+      if (info->op == Op::kFrame) {
+        ASSERT_TRUE(reader.BeginFrame(arg.u).ok());
+      }
+      seen.insert(info->code);
+      if (info->op == Op::kStop) break;
+    }
+  }
+  // NEXT_BUFFER needs buffers.
+  MachineOptions o;
+  o.have_buffers = true;
+  o.buffers = {{"a", true}};
+  ASSERT_TRUE(LoadWith(Py(R"(\x80\x05\x97.)"), o)->ok());
+  seen.insert(0x97);
+  size_t n = 0;
+  const OpcodeInfo* all = AllOpcodes(&n);
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_TRUE(seen.count(all[i].code)) << "not exercised: " << all[i].name;
+  }
 }
 
 }  // namespace

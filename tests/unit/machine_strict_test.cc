@@ -95,6 +95,15 @@ TEST(StrictBuild, BuildOnPlainData) {
   EXPECT_EQ(RecordErr(R"(]}U\x01xK\x01sb.)"), "value@8 BUILD");
 }
 
+TEST(StrictBuild, NoneSlotStateOnPlainDataInRecordMode) {
+  // pickle.loads(b']NN\x86b.'): UnpicklingError: slot state is not a
+  // dictionary.  The C unpickler splits a 2-tuple state into (state,
+  // slotstate) and requires slotstate to be a dict whenever it is present,
+  // even None (only the pure-Python pickle._loads tolerates it).  A bare
+  // None state is the only no-op (b']Nb.' -> [], above).
+  EXPECT_EQ(RecordErr(R"(]NN\x86b.)"), "value@4 BUILD");
+}
+
 // ---- SETITEM(S) on a non-dict ----------------------------------------------------------
 
 TEST(StrictSetitems, OnAList) {

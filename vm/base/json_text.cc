@@ -70,7 +70,21 @@ void AppendJsonString(std::string_view s, std::string* out) {
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0xed) continue;
+    if (c == 0xed && i + 2 < s.size() &&
+        (static_cast<unsigned char>(s[i + 1]) & 0xe0) == 0xa0) {
+      // A lone surrogate (generalized UTF-8, see text/strings.h) is not
+      // valid UTF-8: write it as a \u escape, which JSON allows.
+      out->append(s.data() + run, i - run);
+      uint32_t cp = 0xd000 | ((s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f);
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", cp);
+      out->append(buf);
+      i += 2;
+      run = i + 1;
+      continue;
+    }
+    if (c == 0xed) continue;
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

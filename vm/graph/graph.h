@@ -36,6 +36,9 @@ class Graph {
   Arena& arena() { return arena_; }
   uint64_t node_count() const { return node_count_; }
   uint64_t max_nodes() const { return max_nodes_; }
+  void LimitNodes(uint64_t n) {
+    if (n < max_nodes_) max_nodes_ = n;
+  }
 
   // Singletons (never counted against the node limit).
   Node* None() { return &none_; }

@@ -87,7 +87,13 @@ class Machine {
                StrCat("graph exceeds --max-nodes (", g_.max_nodes(),
                             ")"));
   }
-  absl::Status FromGraphErr(GraphErr e, Node* culprit) const {
+  absl::Status FromGraphErr(GraphErr e, Node* key) const {
+    // The element that cannot be hashed (a list inside a tuple key, say).
+    Node* culprit = key;
+    if (e == GraphErr::kUnhashable && key != nullptr) {
+      uint32_t ignored;
+      g_.Canon(key, &ignored, &culprit);
+    }
     switch (e) {
       case GraphErr::kOk: return absl::OkStatus();
       case GraphErr::kUnhashable:
@@ -260,6 +266,8 @@ class Machine {
   absl::Status DoExt(int64_t code);
   absl::Status Step(const OpcodeInfo& info, const Operand& arg, bool* stop);
   absl::Status CheckReferences();
+  absl::Status Loop();
+  void RecordGlobals(bool finished);
 
   Reader reader_;
   const MachineOptions& opts_;
@@ -587,6 +595,23 @@ absl::Status Machine::DoAppends(size_t x) {
         return FromGraphErr(GraphErr::kTooLarge, nullptr);
       }
       break;
+    case Kind::kByteArray:
+      if (!strict_ && !items.empty()) {
+        // CPython calls bytearray.extend(items): ints 0..255 append bytes.
+        std::string bytes(target->str());
+        for (Node* item : items) {
+          if ((item->kind != Kind::kInt && item->kind != Kind::kBool) ||
+              item->a.i < 0 || item->a.i > 255) {
+            return Err(ErrorCode::kValue, "byte must be in range(0, 256)");
+          }
+          bytes.push_back(static_cast<char>(item->a.i));
+        }
+        std::string_view copy = g_.arena().CopyString(bytes);
+        target->a.p = copy.data();
+        target->b.n = copy.size();
+        break;
+      }
+      [[fallthrough]];
     default:
       if (items.empty()) break;  // CPython returns before looking
       return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
@@ -610,14 +635,34 @@ absl::Status Machine::DoSetItems(size_t x) {
     case Kind::kDict:
       body = target->a.dict;
       break;
+    case Kind::kList:
+      if (strict_) break;
+      // CPython calls list.__setitem__: an int index in range replaces.
+      for (size_t i = x; i < len; i += 2) {
+        Node* key = stack_[i];
+        int64_t n = target->size();
+        if (key->kind != Kind::kInt && key->kind != Kind::kBool) {
+          return Err(ErrorCode::kType, "list indices must be integers");
+        }
+        int64_t at = key->a.i < 0 ? key->a.i + n : key->a.i;
+        if (at < 0 || at >= n) {
+          return Err(ErrorCode::kValue, "list assignment index out of range");
+        }
+        target->a.items[at] = stack_[i + 1];
+      }
+      Truncate(x);
+      return absl::OkStatus();
     case Kind::kObject:
     case Kind::kCall:
       body = &target->a.rec->dictitems;
       break;
     default:
-      return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
-                 StrCat("cannot set items on a ",
-                              KindName(target->kind)));
+      break;
+  }
+  if (target->kind != Kind::kDict && target->kind != Kind::kObject &&
+      target->kind != Kind::kCall) {
+    return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
+               StrCat("cannot set items on a ", KindName(target->kind)));
   }
   for (size_t i = x; i < len; i += 2) {
     PVM_RETURN_IF_ERROR(
@@ -681,13 +726,10 @@ absl::Status Machine::DoBuild() {
     return Err(ErrorCode::kStrict,
                StrCat("BUILD on a ", KindName(inst->kind)));
   }
-  // CPython: a None state (or (None, None)) is a no-op on anything; any
-  // other state needs an instance __dict__, which plain data lacks.
-  bool none_state =
-      state->kind == Kind::kNone ||
-      (state->kind == Kind::kTuple && state->size() == 2 &&
-       state->at(0)->kind == Kind::kNone && state->at(1)->kind == Kind::kNone);
-  if (none_state) return absl::OkStatus();
+  // CPython: a None state is a no-op on anything; any other state needs an
+  // instance __dict__ (or, for a (state, slotstate) pair, a dict slot
+  // state), which plain data lacks.
+  if (state->kind == Kind::kNone) return absl::OkStatus();
   return Err(ErrorCode::kValue,
              StrCat("'", KindName(inst->kind),
                           "' object has no attribute '__dict__'"));
@@ -927,6 +969,9 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       return PushInt(v);
     }
     case Op::kFloat: {
+      if (arg.bytes.size() < 2) {
+        return Err(ErrorCode::kTruncated, "pickle data was truncated");
+      }
       double d;
       NumParse r = ParseFloatOpcode(arg.bytes, &d);
       if (r == NumParse::kOverflow) {
@@ -1324,11 +1369,18 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
 }
 
 absl::Status Machine::Run() {
+  absl::Status s = Loop();
+  if (strict_) return s.ok() ? CheckReferences() : s;
+  RecordGlobals(s.ok());
+  return s;
+}
+
+absl::Status Machine::Loop() {
   if (reader_.size() > opts_.limits.max_input_bytes) {
     return MakeError(ErrorCode::kLimit, -1, -1,
                      StrCat("input of ", reader_.size(),
-                                  " bytes exceeds --max-input-bytes (",
-                                  opts_.limits.max_input_bytes, ")"));
+                            " bytes exceeds --max-input-bytes (",
+                            opts_.limits.max_input_bytes, ")"));
   }
   for (;;) {
     op_offset_ = reader_.pos();
@@ -1346,7 +1398,7 @@ absl::Status Machine::Run() {
     if (info == nullptr) {
       return Err(ErrorCode::kUnknownOpcode,
                  StrCat("invalid load key, 0x",
-                              absl::Hex(byte, absl::kZeroPad2)));
+                        absl::Hex(byte, absl::kZeroPad2)));
     }
     opcode_ = byte;
     reader_.SetOpcode(op_offset_, byte);
@@ -1354,20 +1406,42 @@ absl::Status Machine::Run() {
     PVM_RETURN_IF_ERROR(DecodeOperand(reader_, *info, &arg));
     bool stop = false;
     PVM_RETURN_IF_ERROR(Step(*info, arg, &stop));
-    if (stop) break;
+    if (stop) return absl::OkStatus();
   }
-  if (strict_) return CheckReferences();
-  // Record mode: a global never called or instantiated was referenced.
+}
+
+// Record mode: a finding for every global the stream named and did not call
+// or instantiate.  One in a value position of the finished graph is a
+// reference and needs a reference rule; one that was only imported (popped,
+// or the stream broke first) is fine if the policy admits it for anything,
+// since importing it is all CPython would have done with it.
+void Machine::RecordGlobals(bool finished) {
+  std::vector<Node*> todo, seen;
+  if (finished && out_.root != nullptr) todo.push_back(out_.root);
+  while (!todo.empty()) {
+    Node* n = todo.back();
+    todo.pop_back();
+    if (n->emit_refs) continue;
+    n->emit_refs = 1;
+    seen.push_back(n);
+    ForEachChild(n, [&](Node* c) {
+      if (!c->emit_refs) todo.push_back(c);
+    });
+  }
   for (Node* g : globals_) {
-    if (g->spare & kGlobalConsumed) continue;
+    // A callable or class is reported by its call; it is a reference too
+    // only if it is also a value in the graph.
+    if ((g->spare & kGlobalConsumed) && !g->emit_refs) continue;
     picklevm::Finding f;
     f.global = std::string(g->a.global->joined);
     f.use = "reference";
     f.offset = g->b.offset;
-    f.allowed = policy_.Find(f.global, Use::kReference, {}) != nullptr;
+    f.allowed = g->emit_refs
+                    ? policy_.Find(f.global, Use::kReference, {}) != nullptr
+                    : policy_.AdmitsAny(f.global);
     out_.findings.push_back(std::move(f));
   }
-  return absl::OkStatus();
+  for (Node* n : seen) n->emit_refs = 0;
 }
 
 // Strict mode: every global in a value position must be admitted for
@@ -1404,6 +1478,8 @@ absl::Status Machine::CheckReferences() {
 absl::Status RunPickle(std::string_view input, uint64_t start,
                        const MachineOptions& options, Graph* graph,
                        RunResult* result) {
+  // The smaller of the graph's own bound and the options' governs.
+  graph->LimitNodes(options.limits.max_nodes);
   Machine m(input, start, options, graph, result);
   return m.Run();
 }

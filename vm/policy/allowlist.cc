@@ -97,7 +97,8 @@ bool ParseAtom(std::string_view t, ArgAtom* a, std::string* error) {
       {"bytes", ArgAtom::kBytes}, {"bytearray", ArgAtom::kByteArray},
       {"tuple", ArgAtom::kTuple},
       {"list", ArgAtom::kList},   {"dict", ArgAtom::kDict},
-      {"dtype", ArgAtom::kDtype}, {"global", ArgAtom::kGlobal},
+      {"dtype", ArgAtom::kDtype}, {"ndarray", ArgAtom::kNDArray},
+      {"global", ArgAtom::kGlobal},
       {"ndarray-class", ArgAtom::kNdarrayClass},
   };
   for (const auto& w : kWords) {

@@ -70,6 +70,7 @@ bool AtomMatches(const ArgAtom& a, const Node* n, const Policy& policy) {
     case ArgAtom::kList: return n->kind == Kind::kList;
     case ArgAtom::kDict: return n->kind == Kind::kDict;
     case ArgAtom::kDtype: return n->kind == Kind::kDtype;
+    case ArgAtom::kNDArray: return n->kind == Kind::kNDArray;
     case ArgAtom::kGlobal: return n->kind == Kind::kGlobal;
     case ArgAtom::kNdarrayClass:
       return n->kind == Kind::kGlobal &&

@@ -66,7 +66,8 @@ struct ArgAtom {
   enum Type : uint8_t {
     kAny, kNone, kBool, kInt, kFloat, kStr, kBytes, kByteArray, kTuple,
     kList, kDict,
-    kDtype, kGlobal,      // any $global (its own use is checked elsewhere)
+    kDtype, kNDArray,
+    kGlobal,              // any $global (its own use is checked elsewhere)
     kNdarrayClass,        // numpy:ndarray or a global tagged ndarray-subclass
     kStrLiteral,          // a str equal to `text`
     kGlobalName,          // the $global named `text`

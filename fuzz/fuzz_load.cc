@@ -1,0 +1,7 @@
+// libFuzzer entry for the 'load' target (see fuzz/targets.h).
+#include "fuzz/targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  picklevm::FuzzLoad(data, size);
+  return 0;
+}

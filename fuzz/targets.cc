@@ -1,0 +1,186 @@
+#include "fuzz/targets.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "fuzz/json_check.h"
+#include "vm/api/pipeline.h"
+#include "vm/base/error.h"
+#include "vm/emit/dis.h"
+#include "vm/emit/document.h"
+#include "vm/emit/report.h"
+#include "vm/policy/allowlist.h"
+
+namespace picklevm {
+namespace {
+
+// Limits scaled for fuzzing: small enough that anything super-linear shows
+// up as a timeout, large enough to reach deep states.
+Limits FuzzLimits() {
+  Limits l;
+  l.max_depth = 10000;
+  l.max_memo = 100000;
+  l.max_stack = 100000;
+  l.max_nodes = 1000000;
+  l.max_decompressed_bytes = 8 << 20;
+  return l;
+}
+
+const RulePolicy& DefaultPolicy() {
+  static const RulePolicy* p = [] {
+    auto policy = BuildPolicy(false, {});
+    if (!policy.ok()) abort();
+    return policy->release();
+  }();
+  return *p;
+}
+
+[[noreturn]] void Violated(const char* what, const std::string& detail) {
+  fprintf(stderr, "PROPERTY VIOLATED: %s: %s\n", what, detail.c_str());
+  abort();
+}
+
+struct LoadOutcome {
+  absl::Status status;
+  std::string json;
+};
+
+LoadOutcome StrictLoad(std::string_view stream) {
+  MachineOptions o;
+  o.mode = Mode::kStrict;
+  o.limits = FuzzLimits();
+  o.policy = &DefaultPolicy();
+  Graph g(o.limits.max_nodes);
+  RunResult run;
+  LoadOutcome out;
+  out.status = LoadFirstPickle(stream, o, &g, &run);
+  if (!out.status.ok()) return out;
+  OutBuffer buf;
+  out.status = WriteGraphDocument(SourceInfo{}, run.protocol, run.root,
+                                  run.warnings, o.limits.max_depth, &buf);
+  out.json = std::move(buf.data);
+  return out;
+}
+
+void CheckStatus(const absl::Status& s) {
+  // Every error is the one error type, with an offset inside the input.
+  if (s.ok()) return;
+  ErrorInfo info = GetErrorInfo(s);
+  if (info.code == ErrorCode::kNone) {
+    Violated("error without a picklevm code", std::string(s.message()));
+  }
+}
+
+}  // namespace
+
+void FuzzLoad(const uint8_t* data, size_t size) {
+  std::string_view stream(reinterpret_cast<const char*>(data), size);
+  LoadOutcome a = StrictLoad(stream);
+  CheckStatus(a.status);
+  if (a.status.ok()) {
+    std::string err = CheckGraphJson(a.json);
+    if (!err.empty()) Violated("load JSON", err);
+  }
+  // Deterministic: the same input gives the same output.
+  LoadOutcome b = StrictLoad(stream);
+  if (a.status.ok() != b.status.ok() || a.json != b.json ||
+      a.status.message() != b.status.message()) {
+    Violated("load is not deterministic", "");
+  }
+  // Strict and record mode agree on the globals: what strict admits,
+  // record mode admits; what strict refuses, record mode flags (or the
+  // stream breaks before the use is known).
+  MachineOptions o;
+  o.mode = Mode::kRecord;
+  o.limits = FuzzLimits();
+  o.policy = &DefaultPolicy();
+  Graph g(o.limits.max_nodes);
+  RunResult run;
+  absl::Status r = RunPickle(stream, 0, o, &g, &run);
+  CheckStatus(r);
+  bool disallowed = false;
+  for (const Finding& f : run.findings) disallowed |= !f.allowed;
+  if (a.status.ok() && (!r.ok() || disallowed)) {
+    Violated("strict load succeeded but record mode did not admit it",
+             std::string(r.message()));
+  }
+  if (IsRefusal(a.status) && r.ok() && !disallowed) {
+    Violated("strict load refused but record mode found nothing",
+             std::string(a.status.message()));
+  }
+}
+
+void FuzzTrace(const uint8_t* data, size_t size) {
+  std::string_view stream(reinterpret_cast<const char*>(data), size);
+  MachineOptions o;
+  o.mode = Mode::kRecord;
+  o.limits = FuzzLimits();
+  o.policy = &DefaultPolicy();
+  Graph g(o.limits.max_nodes);
+  std::vector<RunResult> runs;
+  absl::Status s = RunAllPickles(stream, o, &g, &runs);
+  CheckStatus(s);
+  TraceReport report{SourceInfo{}, &runs, s, o.limits.max_depth};
+  OutBuffer json, py;
+  WriteTraceJson(report, &g, &json);
+  std::string err = CheckGraphJson(json.data, /*check_ids=*/false);
+  if (!err.empty()) Violated("trace JSON", err);
+  WriteTracePython(report, &py);
+  ScanResult sr;
+  ClassifyScan(runs, s, &sr);
+  OutBuffer scan;
+  ScanWriter w("sarif", &scan);
+  w.Add(sr);
+  w.Finish();
+  err = CheckGraphJson(scan.data, false);
+  if (!err.empty()) Violated("SARIF JSON", err);
+}
+
+void FuzzDis(const uint8_t* data, size_t size) {
+  std::string_view stream(reinterpret_cast<const char*>(data), size);
+  OutBuffer out;
+  uint64_t end = 0;
+  absl::Status s = Disassemble(stream, 0, DisOptions{}, &out, &end);
+  CheckStatus(s);
+  if (s.ok() && (end == 0 || end > size)) Violated("dis end", "");
+}
+
+void FuzzJoblib(const uint8_t* data, size_t size) {
+  std::string_view file(reinterpret_cast<const char*>(data), size);
+  Limits limits = FuzzLimits();
+  Stream stream;
+  absl::Status s = OpenStream(file, limits, &stream);
+  CheckStatus(s);
+  if (!s.ok()) return;
+  if (stream.bytes.size() > limits.max_decompressed_bytes) {
+    Violated("decompressed past the limit", "");
+  }
+  FuzzLoad(reinterpret_cast<const uint8_t*>(stream.bytes.data()),
+           stream.bytes.size());
+}
+
+void FuzzAllowlist(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  RulePolicy policy;
+  std::string error;
+  if (!ParseAllowlist(text, "fuzz", &policy, &error)) {
+    if (error.rfind("fuzz:", 0) != 0) Violated("error without file:line", error);
+    return;
+  }
+  // Whatever was admitted must be queryable without surprises.
+  (void)policy.AdmitsAny("os:system");
+  (void)policy.Find("os:system", Use::kCall, {});
+}
+
+FuzzFn FuzzTargetByName(std::string_view name) {
+  if (name == "load") return FuzzLoad;
+  if (name == "trace") return FuzzTrace;
+  if (name == "dis") return FuzzDis;
+  if (name == "joblib") return FuzzJoblib;
+  if (name == "allowlist") return FuzzAllowlist;
+  return nullptr;
+}
+
+}  // namespace picklevm
