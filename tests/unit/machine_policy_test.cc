@@ -83,10 +83,13 @@ TEST(PolicyByteArray, Empty) {
             R"({"$bytearray":""})");
 }
 
-TEST(PolicyByteArray, TextAndLatin1) {
-  // bytearray('ab', 'latin-1') -> bytearray(b'ab')
-  EXPECT_EQ(StrictPy(R"(cbuiltins\nbytearray\n(X\x02\x00\x00\x00abU\x07latin-1tR.)"),
-            R"({"$bytearray":"YWI="})");
+TEST(PolicyByteArray, TextAndLatin1IsRefusedStrictButBuiltInRecordMode) {
+  // bytearray('ab', 'latin-1') -> bytearray(b'ab') in CPython.  No pickler
+  // of Python 3 writes this form, so the shipped policy does not admit it;
+  // record mode still knows what it means (and flags it).
+  const char* stream = R"(cbuiltins\nbytearray\n(X\x02\x00\x00\x00abU\x07latin-1tR.)";
+  EXPECT_EQ(StrictPy(stream), "error:refused@38");
+  EXPECT_EQ(RecordPy(stream), R"({"$bytearray":"YWI="})");
 }
 
 // ---- set and frozenset ---------------------------------------------------------------

@@ -19,9 +19,9 @@ absl::Status OpenStream(std::string_view file, const Limits& limits,
   uint64_t max_out = limits.max_decompressed_bytes
                          ? limits.max_decompressed_bytes
                          : DefaultMaxDecompressed(file.size());
-  PVM_RETURN_IF_ERROR(Decompress(file, out->codec, max_out, &out->decompressed));
-  out->bytes = out->decompressed;
-  return absl::OkStatus();
+  absl::Status s = Decompress(file, out->codec, max_out, &out->decompressed);
+  out->bytes = out->decompressed;  // on error, what came out before it
+  return s;
 }
 
 std::string ContainerName(Codec codec, bool has_joblib_arrays) {

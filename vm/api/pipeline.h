@@ -25,6 +25,8 @@ struct Stream {
 
 // Recognizes the file and decompresses it (limits.max_decompressed_bytes,
 // 0 = DefaultMaxDecompressed).  Fails for joblib's pre-0.9.3 "ZF" files.
+// When decompression fails, out->bytes still holds what came out before
+// the failure.
 absl::Status OpenStream(std::string_view file, const Limits& limits,
                         Stream* out);
 

@@ -56,12 +56,16 @@ absl::Status Reader::ReadLine(std::string_view* line) {
   return absl::OkStatus();
 }
 
-absl::Status Reader::BeginFrame(uint64_t length) {
+absl::Status Reader::BeginFrame(uint64_t length, bool allow_short,
+                                bool* was_short) {
   if (in_frame_ && pos_ != frame_end_) {
     return Error(static_cast<int>(ErrorCode::kFrame),
                  "beginning of a new frame before end of current frame");
   }
-  if (length > data_.size() - pos_) {
+  if (length > data_.size() - pos_ && allow_short) {
+    if (was_short) *was_short = true;
+    length = data_.size() - pos_;
+  } else if (length > data_.size() - pos_) {
     return Error(static_cast<int>(ErrorCode::kFrame),
                  StrCat("frame of ", length, " bytes is longer than the ",
                               data_.size() - pos_, " bytes left"));

@@ -39,8 +39,12 @@ class Reader {
   absl::Status Read(uint64_t n, std::string_view* out);
   // Reads through the next '\n'; *line includes the '\n'.
   absl::Status ReadLine(std::string_view* line);
-  // FRAME's operand was read: start a frame of `length` bytes here.
-  absl::Status BeginFrame(uint64_t length);
+  // FRAME's operand was read: start a frame of `length` bytes here.  With
+  // `allow_short`, a frame longer than the input is cut to what is left
+  // (as pickle's pure-Python _Unframer does: it runs the frame's prefix and
+  // fails only when it reads past it); *was_short tells.
+  absl::Status BeginFrame(uint64_t length, bool allow_short = false,
+                          bool* was_short = nullptr);
 
   absl::Status Error(int code, std::string_view reason) const;
 

@@ -328,29 +328,34 @@ void WriteTracePython(const TraceReport& report, OutBuffer* out) {
   // Imports first: every global the stream names, once, in order.
   absl::flat_hash_set<std::string> used_names;
   std::vector<std::string> imports;
+  auto add = [&](std::string_view module, std::string_view qual) {
+    std::string joined = StrCat(module, ":", qual);
+    if (r.global_names.contains(joined)) return;
+    std::string head(qual.substr(0, qual.find('.')));
+    std::string alias = IsPythonIdentifier(head) ? head : "_global";
+    std::string unique = alias;
+    for (int k = 1; used_names.contains(unique); ++k) {
+      unique = StrCat(alias, "_", k);
+    }
+    used_names.insert(unique);
+    std::string rest(qual.size() > head.size() ? qual.substr(head.size()) : "");
+    r.global_names[joined] = unique + rest;
+    imports.push_back(StrCat("from ", module, " import ", head,
+                             unique != head ? StrCat(" as ", unique) : "",
+                             "\n"));
+  };
   for (const RunResult& run : *report.runs) {
-    auto add = [&](const Node* g) {
-      if (g == nullptr || g->kind != Kind::kGlobal) return;
-      std::string joined(g->a.global->joined);
-      if (r.global_names.contains(joined)) return;
-      std::string_view module = g->a.global->module;
-      std::string_view qual = g->a.global->qualname;
-      std::string head(qual.substr(0, qual.find('.')));
-      std::string alias = IsPythonIdentifier(head) ? head : "_global";
-      std::string unique = alias;
-      for (int k = 1; used_names.contains(unique); ++k) {
-        unique = StrCat(alias, "_", k);
+    for (const CallEvent& c : run.calls) {
+      if (c.callable->kind == Kind::kGlobal) {
+        add(c.callable->a.global->module, c.callable->a.global->qualname);
       }
-      used_names.insert(unique);
-      std::string rest(qual.size() > head.size() ? qual.substr(head.size()) : "");
-      r.global_names[joined] = unique + rest;
-      imports.push_back(StrCat("from ", module, " import ", head,
-                               unique != head ? StrCat(" as ", unique) : "",
-                               "\n"));
-    };
-    for (const CallEvent& c : run.calls) add(c.callable);
+    }
     for (const Finding& f : run.findings) {
-      (void)f;  // references are named through the graph below
+      size_t colon = f.global.find(':');
+      if (colon != std::string::npos) {
+        add(std::string_view(f.global).substr(0, colon),
+            std::string_view(f.global).substr(colon + 1));
+      }
     }
   }
   for (const auto& line : imports) o += line;

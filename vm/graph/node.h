@@ -128,6 +128,8 @@ struct Record {
   Via via = Via::kCall;
   uint8_t builds = 0;        // BUILDs applied so far
   uint8_t opcode = 0;        // REDUCE, NEWOBJ, ...
+  bool takes_items = false;      // the admitting rule allows APPEND(S)
+  bool takes_dictitems = false;  // ... and SETITEM(S)
 };
 
 // numpy.dtype, as far as the graph needs it (graph-json.md, "<dtype>").

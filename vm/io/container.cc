@@ -72,7 +72,10 @@ absl::Status Zlib(std::string_view in, Codec codec, uint64_t max_out,
   uint64_t remaining = in.size();
   while (rc != Z_STREAM_END) {
     size_t avail;
-    if (!Reserve(out, &used, max_out, &avail)) return TooBig(max_out);
+    if (!Reserve(out, &used, max_out, &avail)) {
+      out->resize(used);
+      return TooBig(max_out);
+    }
     // zlib counts in uInt: feed and drain at most 1 GiB at a time.
     uInt take_in = static_cast<uInt>(std::min<uint64_t>(remaining, 1u << 30));
     z.avail_in = take_in;
@@ -84,15 +87,15 @@ absl::Status Zlib(std::string_view in, Codec codec, uint64_t max_out,
     used += before_out - z.avail_out;
     if (rc == Z_STREAM_END) break;
     if (rc == Z_BUF_ERROR && remaining == 0 && z.avail_out > 0) {
-      return Corrupt(codec, in.size(), "ends early (truncated)");
+      return out->resize(used), Corrupt(codec, in.size(), "ends early (truncated)");
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return Corrupt(codec, in.size() - remaining,
+      return out->resize(used), Corrupt(codec, in.size() - remaining,
                      z.msg ? z.msg : "corrupt data");
     }
   }
   if (remaining != 0) {
-    return Corrupt(codec, in.size() - remaining,
+    return out->resize(used), Corrupt(codec, in.size() - remaining,
                    StrCat(remaining, " bytes after the end of the stream"));
   }
   out->resize(used);
@@ -112,7 +115,10 @@ absl::Status Bz2(std::string_view in, uint64_t max_out, std::string* out) {
   int rc = BZ_OK;
   while (rc != BZ_STREAM_END) {
     size_t avail;
-    if (!Reserve(out, &used, max_out, &avail)) return TooBig(max_out);
+    if (!Reserve(out, &used, max_out, &avail)) {
+      out->resize(used);
+      return TooBig(max_out);
+    }
     unsigned take_in =
         static_cast<unsigned>(std::min<uint64_t>(remaining, 1u << 30));
     b.avail_in = take_in;
@@ -124,14 +130,14 @@ absl::Status Bz2(std::string_view in, uint64_t max_out, std::string* out) {
     used += before_out - b.avail_out;
     if (rc == BZ_STREAM_END) break;
     if (rc != BZ_OK) {
-      return Corrupt(Codec::kBz2, in.size() - remaining, "corrupt data");
+      return out->resize(used), Corrupt(Codec::kBz2, in.size() - remaining, "corrupt data");
     }
     if (remaining == 0 && b.avail_out > 0) {
-      return Corrupt(Codec::kBz2, in.size(), "ends early (truncated)");
+      return out->resize(used), Corrupt(Codec::kBz2, in.size(), "ends early (truncated)");
     }
   }
   if (remaining != 0) {
-    return Corrupt(Codec::kBz2, in.size() - remaining,
+    return out->resize(used), Corrupt(Codec::kBz2, in.size() - remaining,
                    StrCat(remaining, " bytes after the end of the stream"));
   }
   out->resize(used);
@@ -151,7 +157,10 @@ absl::Status Lzma(std::string_view in, Codec codec, uint64_t max_out,
   size_t used = 0;
   while (rc != LZMA_STREAM_END) {
     size_t avail;
-    if (!Reserve(out, &used, max_out, &avail)) return TooBig(max_out);
+    if (!Reserve(out, &used, max_out, &avail)) {
+      out->resize(used);
+      return TooBig(max_out);
+    }
     z.next_out = reinterpret_cast<uint8_t*>(out->data() + used);
     z.avail_out = avail;
     // LZMA_FINISH: all input is here, so running out of it is truncation.
@@ -159,17 +168,17 @@ absl::Status Lzma(std::string_view in, Codec codec, uint64_t max_out,
     used += avail - z.avail_out;
     if (rc == LZMA_STREAM_END) break;
     if (rc == LZMA_MEMLIMIT_ERROR) {
-      return Corrupt(codec, z.total_in, "needs more than 256 MiB of decoder memory");
+      return out->resize(used), Corrupt(codec, z.total_in, "needs more than 256 MiB of decoder memory");
     }
     if (rc == LZMA_BUF_ERROR && z.avail_out > 0) {
-      return Corrupt(codec, z.total_in, "ends early (truncated)");
+      return out->resize(used), Corrupt(codec, z.total_in, "ends early (truncated)");
     }
     if (rc != LZMA_OK && rc != LZMA_BUF_ERROR) {
-      return Corrupt(codec, z.total_in, "corrupt data");
+      return out->resize(used), Corrupt(codec, z.total_in, "corrupt data");
     }
   }
   if (z.avail_in != 0) {
-    return Corrupt(codec, z.total_in,
+    return out->resize(used), Corrupt(codec, z.total_in,
                    StrCat(z.avail_in, " bytes after the end of the stream"));
   }
   out->resize(used);
@@ -187,22 +196,25 @@ absl::Status Lz4(std::string_view in, uint64_t max_out, std::string* out) {
   size_t hint = 1;
   while (hint != 0) {
     size_t avail;
-    if (!Reserve(out, &used, max_out, &avail)) return TooBig(max_out);
+    if (!Reserve(out, &used, max_out, &avail)) {
+      out->resize(used);
+      return TooBig(max_out);
+    }
     size_t src = in.size() - pos;
     size_t dst = avail;
     hint = LZ4F_decompress(ctx, out->data() + used, &dst, in.data() + pos,
                            &src, nullptr);
     if (LZ4F_isError(hint)) {
-      return Corrupt(Codec::kLz4, pos, LZ4F_getErrorName(hint));
+      return out->resize(used), Corrupt(Codec::kLz4, pos, LZ4F_getErrorName(hint));
     }
     pos += src;
     used += dst;
     if (hint != 0 && pos == in.size() && dst == 0) {
-      return Corrupt(Codec::kLz4, pos, "ends early (truncated)");
+      return out->resize(used), Corrupt(Codec::kLz4, pos, "ends early (truncated)");
     }
   }
   if (pos != in.size()) {
-    return Corrupt(Codec::kLz4, pos,
+    return out->resize(used), Corrupt(Codec::kLz4, pos,
                    StrCat(in.size() - pos, " bytes after the end of the frame"));
   }
   out->resize(used);

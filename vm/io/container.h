@@ -30,7 +30,9 @@ uint64_t DefaultMaxDecompressed(uint64_t input_size);
 
 // Decompresses one whole stream.  Errors (offsets are into the compressed
 // input): kLimit when the output would exceed max_out; kValue when the
-// stream is corrupt, ends early, or is followed by anything.
+// stream is corrupt, ends early, or is followed by anything.  On error *out
+// keeps what was decompressed before it (joblib would have unpickled that
+// much: the forensic commands still look at it).
 absl::Status Decompress(std::string_view in, Codec codec, uint64_t max_out,
                         std::string* out);
 

@@ -13,6 +13,7 @@
 #include "vm/decode/reader.h"
 #include "vm/graph/walk.h"
 #include "vm/opcodes/opcodes.h"
+#include "vm/policy/allowlist.h"
 #include "vm/text/numbers.h"
 #include "vm/text/strings.h"
 
@@ -258,6 +259,49 @@ class Machine {
 
   // ---- opcodes with more than a line of logic ----------------------------
   absl::Status DoAppends(size_t x);
+  absl::Status RefuseItems(const Node* target, std::string_view op,
+                           std::string_view method) const {
+    const Node* cls = target->a.rec->callable;
+    return Err(ErrorCode::kRefused,
+               StrCat(op, " on an instance of ",
+                      cls->kind == Kind::kGlobal
+                          ? Quote(cls->a.global->joined)
+                          : std::string("a value"),
+                      ", which the policy does not admit items for (CPython "
+                      "would call its ", method, ")"));
+  }
+  absl::Status CheckStateKeys(const Node* state) const;
+  // Record mode: a BUILD that calls a __setstate__ the stream planted.
+  absl::Status SetstateCall(Node* fn, Node* state) {
+    Node* args[1] = {state};
+    if (fn->kind == Kind::kGlobal) {
+      AddFinding(fn, Use::kCall,
+                 policy_.Find(fn->a.global->joined, Use::kCall, args) != nullptr,
+                 "called as __setstate__ by BUILD");
+      fn->spare |= kGlobalConsumed;
+    }
+    Node* result = RecordCall(fn, args, nullptr);
+    if (result == nullptr) return NodeLimit();
+    LogCall(fn, args, nullptr, false, result, Use::kCall);
+    return absl::OkStatus();
+  }
+  // The value a BUILD state (a dict, or a (dict, slot dict) pair) gives the
+  // attribute `key`, or nullptr.
+  static Node* StateAttr(const Node* state, std::string_view key) {
+    if (state == nullptr) return nullptr;
+    const Node* dicts[2] = {state, nullptr};
+    if (state->kind == Kind::kTuple && state->size() == 2) {
+      dicts[0] = state->at(0);
+      dicts[1] = state->at(1);
+    }
+    for (const Node* d : dicts) {
+      if (d == nullptr || d->kind != Kind::kDict) continue;
+      for (const Entry& e : d->a.dict->entries) {
+        if (e.key->kind == Kind::kStr && e.key->str() == key) return e.value;
+      }
+    }
+    return nullptr;
+  }
   absl::Status DoSetItems(size_t x);
   absl::Status DoBuild();
   absl::Status DoStop();
@@ -280,6 +324,8 @@ class Machine {
   std::vector<size_t> marks_;
   absl::flat_hash_map<uint64_t, Node*> memo_;
   std::vector<Node*> globals_;  // record mode: for reference findings
+  // Record mode: classes whose __setstate__ a BUILD replaced, by name.
+  absl::flat_hash_map<std::string, Node*> class_setstate_;
   size_t next_buffer_ = 0;
   int proto_ = 0;
   uint64_t op_offset_ = 0;
@@ -408,6 +454,8 @@ absl::Status Machine::Instantiate(Node* cls, absl::Span<Node* const> args,
   }
   Node* obj = g_.NewRecord(Kind::kObject, cls, op_offset_);
   if (obj == nullptr) return NodeLimit();
+  obj->a.rec->takes_items = rule->items;
+  obj->a.rec->takes_dictitems = rule->dictitems;
   obj->a.rec->via = via;
   obj->a.rec->kwargs = kwargs;
   obj->a.rec->opcode = static_cast<uint8_t>(opcode_);
@@ -446,6 +494,10 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       }
       std::string_view base = args[1]->a.global->joined;
       Node* state = args[2];
+      // The base class is used as a value: it needs a reference rule.
+      if (policy_.Find(base, Use::kReference, {}) == nullptr && strict_) {
+        return broken(StrCat("base ", Quote(base), " is not admitted"));
+      }
       if (base == "builtins:object") {
         return Instantiate(cls, {}, nullptr, Use::kInstantiate, Via::kNew,
                            op_offset_, out);
@@ -517,7 +569,16 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
   std::string_view name = callable->a.global->joined;
   std::string why;
   const Rule* rule = policy_.Find(name, Use::kCall, args, &why);
-  if (rule == nullptr) {
+  bool admitted = rule != nullptr;
+  BuilderId builder = admitted ? rule->builder : BuilderId::kNone;
+  auto record_call = [&](std::string detail) -> absl::Status {
+    AddFinding(callable, Use::kCall, false, std::move(detail));
+    *out = RecordCall(callable, args, kwargs);
+    if (*out == nullptr) return NodeLimit();
+    LogCall(callable, args, kwargs, false, *out, Use::kCall);
+    return absl::OkStatus();
+  };
+  if (!admitted) {
     if (strict_) {
       return Err(ErrorCode::kRefused,
                  why.empty() ? StrCat("global ", Quote(name),
@@ -525,25 +586,26 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
                              : StrCat("arguments of ", Quote(name),
                                       " break its call rule: ", why));
     }
-    AddFinding(callable, Use::kCall, false, why);
-    *out = RecordCall(callable, args, kwargs);
-    if (*out == nullptr) return NodeLimit();
-    LogCall(callable, args, kwargs, false, *out, Use::kCall);
-    return absl::OkStatus();
+    // Record mode keeps CPython's semantics for the calls whose meaning is
+    // data (numpy arrays, copyreg's helpers...), so what they build is still
+    // seen, and only flags them.
+    builder = KnownBuilder(name);
+    if (builder == BuilderId::kNone) return record_call(why);
   }
-  switch (rule->builder) {
+  switch (builder) {
     case BuilderId::kNone:
       return Instantiate(callable, args, kwargs, Use::kCall, Via::kCall,
                          op_offset_, out);
     case BuilderId::kReconstructor:
     case BuilderId::kNewobj:
     case BuilderId::kNewobjEx:
-      return CopyregHelper(rule->builder, callable, args, out);
+      if (!admitted) AddFinding(callable, Use::kCall, false, why);
+      return CopyregHelper(builder, callable, args, out);
     default:
       break;
   }
   BuildResult r;
-  switch (rule->builder) {
+  switch (builder) {
     case BuilderId::kNdarrayReconstruct:
       r = BuildNdarrayReconstruct(g_, args);
       break;
@@ -557,23 +619,19 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
       r = BuildScalar(g_, args);
       break;
     default:
-      r = BuildBuiltin(rule->builder, g_, args);
+      r = BuildBuiltin(builder, g_, args);
   }
   if (r.outcome == BuildResult::kNodeLimit) return NodeLimit();
   if (r.outcome == BuildResult::kConstraint) {
     if (strict_) {
       return Err(ErrorCode::kRefused,
                  StrCat("arguments of ", Quote(name),
-                              " break its rule: ", r.reason));
+                        " break its rule: ", r.reason));
     }
-    AddFinding(callable, Use::kCall, false, r.reason);
-    *out = RecordCall(callable, args, kwargs);
-    if (*out == nullptr) return NodeLimit();
-    LogCall(callable, args, kwargs, false, *out, Use::kCall);
-    return absl::OkStatus();
+    return record_call(r.reason);
   }
-  AddFinding(callable, Use::kCall, true);
-  LogCall(callable, args, kwargs, true, r.node, Use::kCall);
+  AddFinding(callable, Use::kCall, admitted, admitted ? "" : why);
+  LogCall(callable, args, kwargs, admitted, r.node, Use::kCall);
   *out = r.node;
   return absl::OkStatus();
 }
@@ -590,6 +648,9 @@ absl::Status Machine::DoAppends(size_t x) {
       break;
     case Kind::kObject:
     case Kind::kCall:
+      if (strict_ && !target->a.rec->takes_items && !items.empty()) {
+        return RefuseItems(target, "APPEND", "append/extend");
+      }
       if (!target->a.rec->items.append(g_.arena(), items.data(),
                                        items.size())) {
         return FromGraphErr(GraphErr::kTooLarge, nullptr);
@@ -654,6 +715,9 @@ absl::Status Machine::DoSetItems(size_t x) {
       return absl::OkStatus();
     case Kind::kObject:
     case Kind::kCall:
+      if (strict_ && !target->a.rec->takes_dictitems) {
+        return RefuseItems(target, "SETITEM", "__setitem__");
+      }
       body = &target->a.rec->dictitems;
       break;
     default:
@@ -685,8 +749,23 @@ absl::Status Machine::DoBuild() {
         if (strict_) {
           return Err(ErrorCode::kStrict, "a second BUILD on one object");
         }
+        // An earlier state that set __setstate__ makes this BUILD a call of
+        // whatever it was set to, with this state as the argument.
+        if (Node* fn = StateAttr(r->state, "__setstate__")) {
+          return SetstateCall(fn, state);
+        }
         out_.warnings.push_back(StrCat(
             "offset ", op_offset_, ": a second BUILD on one object"));
+      }
+      if (strict_) PVM_RETURN_IF_ERROR(CheckStateKeys(state));
+      // A class whose __setstate__ an earlier BUILD replaced: this BUILD
+      // calls the replacement.
+      if (r->builds == 0 && r->callable->kind == Kind::kGlobal) {
+        auto it = class_setstate_.find(ToAbsl(r->callable->a.global->joined));
+        if (it != class_setstate_.end()) {
+          ++r->builds;
+          return SetstateCall(it->second, state);
+        }
       }
       if (r->builds < 255) ++r->builds;
       r->state = state;
@@ -716,6 +795,9 @@ absl::Status Machine::DoBuild() {
         // BUILD on a class or function sets its attributes in CPython (the
         // slot-state form): a call in all but name.
         AddFinding(inst, Use::kCall, false, "BUILD sets attributes");
+        if (Node* fn = StateAttr(state, "__setstate__")) {
+          class_setstate_[std::string(inst->a.global->joined)] = fn;
+        }
         return absl::OkStatus();
       }
       break;
@@ -733,6 +815,31 @@ absl::Status Machine::DoBuild() {
   return Err(ErrorCode::kValue,
              StrCat("'", KindName(inst->kind),
                           "' object has no attribute '__dict__'"));
+}
+
+// A BUILD state sets instance attributes; one named like a dunder
+// (__setstate__, __reduce__, __class__ ...) changes what later opcodes or
+// Python itself would call.  No pickler writes such a state.
+absl::Status Machine::CheckStateKeys(const Node* state) const {
+  const Node* dicts[2] = {state, nullptr};
+  if (state->kind == Kind::kTuple && state->size() == 2) {
+    dicts[0] = state->at(0);
+    dicts[1] = state->at(1);
+  }
+  for (const Node* d : dicts) {
+    if (d == nullptr || d->kind != Kind::kDict) continue;
+    for (const Entry& e : d->a.dict->entries) {
+      if (e.key->kind != Kind::kStr) continue;
+      std::string_view k = e.key->str();
+      if (k.size() >= 4 && k.substr(0, 2) == "__" &&
+          k.substr(k.size() - 2) == "__") {
+        return Err(ErrorCode::kRefused,
+                   StrCat("BUILD state sets ", Quote(k),
+                          ", which would change what Python calls"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 // After the BUILD of a joblib NumpyArrayWrapper, joblib's unpickler reads
@@ -1359,8 +1466,17 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       proto_ = static_cast<int>(arg.u);
       if (out_.protocol < 0) out_.protocol = proto_;
       return absl::OkStatus();
-    case Op::kFrame:
-      return reader_.BeginFrame(arg.u);
+    case Op::kFrame: {
+      // Record mode runs a truncated frame's prefix, as the pure-Python
+      // unpickler (joblib's) would, so calls in it are not missed.
+      bool short_frame = false;
+      PVM_RETURN_IF_ERROR(reader_.BeginFrame(arg.u, !strict_, &short_frame));
+      if (short_frame) {
+        out_.warnings.push_back(StrCat("offset ", op_offset_, ": a frame of ",
+                                       arg.u, " bytes runs past the input"));
+      }
+      return absl::OkStatus();
+    }
     case Op::kStop:
       *stop = true;
       return DoStop();

@@ -187,6 +187,51 @@ bool PatternAnchored(std::string_view p) {
   return false;
 }
 
+const char* EmbeddedText(std::string_view name) {
+  for (size_t i = 0; i < kEmbeddedAllowlistCount; ++i) {
+    if (name == kEmbeddedAllowlists[i].name) return kEmbeddedAllowlists[i].text;
+  }
+  return nullptr;
+}
+
+// A names file (within=): one module:qualname per line, '#' comments.  An
+// embedded file of that name, else a file beside the allowlist.
+bool LoadNames(std::string_view file, std::string_view allowlist,
+               absl::flat_hash_set<std::string>* names, std::string* error) {
+  std::string text;
+  if (const char* embedded = EmbeddedText(file);
+      embedded != nullptr && allowlist.substr(0, 11) == "allowlists/") {
+    text = embedded;
+  } else {
+    size_t slash = allowlist.rfind('/');
+    std::string path =
+        slash == std::string_view::npos
+            ? std::string(file)
+            : StrCat(allowlist.substr(0, slash + 1), file);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      *error = StrCat("cannot read names file '", path, "'");
+      return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = Trim(rest.substr(0, nl));
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (line.empty() || line.front() == '#') continue;
+    if (!ValidName(line)) {
+      *error = StrCat("names file '", file, "': bad name '", line, "'");
+      return false;
+    }
+    names->insert(std::string(line));
+  }
+  return true;
+}
+
 bool ParseLine(std::string_view line, std::string_view origin,
                RulePolicy* policy, std::string* error) {
   std::string_view rest = line;
@@ -213,8 +258,15 @@ bool ParseLine(std::string_view line, std::string_view origin,
   }
   if (keyword == "match") {
     std::string_view pattern = NextWord(&rest);
-    if (!Trim(rest).empty()) {
-      *error = "a match rule takes one pattern (no spaces)";
+    absl::flat_hash_set<std::string> within;
+    std::string_view option = NextWord(&rest);
+    if (option.substr(0, 7) == "within=") {
+      std::string_view file = origin.substr(0, origin.rfind(':'));
+      if (!LoadNames(option.substr(7), file, &within, error)) return false;
+      option = NextWord(&rest);
+    }
+    if (!option.empty() || !Trim(rest).empty()) {
+      *error = "a match rule takes one pattern (no spaces) and within=FILE";
       return false;
     }
     if (uses & static_cast<uint8_t>(Use::kCall)) {
@@ -228,7 +280,8 @@ bool ParseLine(std::string_view line, std::string_view origin,
       return false;
     }
     std::string re_error;
-    if (!policy->AddPattern(pattern, uses, std::string(origin), &re_error)) {
+    if (!policy->AddPattern(pattern, uses, std::string(origin), &re_error,
+                            std::move(within))) {
       *error = StrCat("bad pattern: ", re_error);
       return false;
     }
@@ -268,6 +321,10 @@ bool ParseLine(std::string_view line, std::string_view origin,
       rule.builder = *id;
     } else if (word == "ndarray-subclass") {
       rule.ndarray_subclass = true;
+    } else if (word == "items") {
+      rule.items = true;
+    } else if (word == "dictitems") {
+      rule.dictitems = true;
     } else {
       *error = StrCat("unexpected '", word, "'");
       return false;
@@ -305,9 +362,12 @@ bool ParseAllowlist(std::string_view text, std::string_view filename,
 }
 
 std::vector<std::string_view> EmbeddedAllowlistNames() {
+  // Rule files only: ".names" files are within= lists.
   std::vector<std::string_view> names;
   for (size_t i = 0; i < kEmbeddedAllowlistCount; ++i) {
-    names.push_back(kEmbeddedAllowlists[i].name);
+    std::string_view n = kEmbeddedAllowlists[i].name;
+    if (n.size() > 6 && n.substr(n.size() - 6) == ".names") continue;
+    names.push_back(n);
   }
   return names;
 }
@@ -356,8 +416,10 @@ absl::StatusOr<std::unique_ptr<RulePolicy>> BuildPolicy(
       if (DIR* d = opendir(path.c_str())) {
         while (dirent* e = readdir(d)) {
           std::string f = StrCat(path, "/", e->d_name);
+          std::string_view n = e->d_name;
+          bool names_file = n.size() > 6 && n.substr(n.size() - 6) == ".names";
           struct stat fs;
-          if (e->d_name[0] != '.' && stat(f.c_str(), &fs) == 0 &&
+          if (e->d_name[0] != '.' && !names_file && stat(f.c_str(), &fs) == 0 &&
               S_ISREG(fs.st_mode)) {
             files.push_back(f);
           }

@@ -11,6 +11,7 @@ struct RulePolicy::Pattern {
   uint8_t uses;
   std::string text;
   std::string origin;
+  absl::flat_hash_set<std::string> within;
   std::atomic<uint64_t> hits{0};
 };
 
@@ -87,6 +88,32 @@ bool AtomMatches(const ArgAtom& a, const Node* n, const Policy& policy) {
 
 }  // namespace
 
+BuilderId KnownBuilder(std::string_view name) {
+  static constexpr struct {
+    std::string_view global;
+    BuilderId builder;
+  } kKnown[] = {
+      {"_codecs:encode", BuilderId::kCodecsEncode},
+      {"builtins:bytes", BuilderId::kBytes},
+      {"builtins:bytearray", BuilderId::kByteArray},
+      {"builtins:set", BuilderId::kSet},
+      {"builtins:frozenset", BuilderId::kFrozenSet},
+      {"builtins:complex", BuilderId::kComplex},
+      {"builtins:slice", BuilderId::kSlice},
+      {"copyreg:_reconstructor", BuilderId::kReconstructor},
+      {"copyreg:__newobj__", BuilderId::kNewobj},
+      {"copyreg:__newobj_ex__", BuilderId::kNewobjEx},
+      {"numpy.core.multiarray:_reconstruct", BuilderId::kNdarrayReconstruct},
+      {"numpy.core.numeric:_frombuffer", BuilderId::kNdarrayFrombuffer},
+      {"numpy:dtype", BuilderId::kDtype},
+      {"numpy.core.multiarray:scalar", BuilderId::kScalar},
+  };
+  for (const auto& k : kKnown) {
+    if (k.global == name) return k.builder;
+  }
+  return BuilderId::kNone;
+}
+
 std::optional<BuilderId> BuilderFromName(std::string_view name) {
   for (const auto& e : kBuilderNames) {
     if (e.name == name) return e.id;
@@ -149,7 +176,8 @@ void RulePolicy::Add(Rule rule) {
 }
 
 bool RulePolicy::AddPattern(std::string_view pattern, uint8_t uses,
-                            std::string origin, std::string* error) {
+                            std::string origin, std::string* error,
+                            absl::flat_hash_set<std::string> within) {
   auto p = std::make_unique<Pattern>();
   re2::RE2::Options options;
   options.set_log_errors(false);
@@ -161,6 +189,7 @@ bool RulePolicy::AddPattern(std::string_view pattern, uint8_t uses,
   p->uses = uses;
   p->text = std::string(pattern);
   p->origin = std::move(origin);
+  p->within = std::move(within);
   patterns_.push_back(std::move(p));
   return true;
 }
@@ -169,7 +198,9 @@ const Rule* RulePolicy::MatchPattern(std::string_view name, Use use) const {
   if (use == Use::kCall || HasDunderComponent(name)) return nullptr;
   for (const auto& p : patterns_) {
     if ((p->uses & static_cast<uint8_t>(use)) &&
-        re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *p->re)) {
+        re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()),
+                            *p->re) &&
+        (p->within.empty() || p->within.contains(ToAbsl(name)))) {
       p->hits.fetch_add(1, std::memory_order_relaxed);
       // Patterns carry no builder or constraints: a synthetic rule.
       static const Rule kPatternRule = [] {
@@ -216,6 +247,16 @@ const Rule* RulePolicy::Find(std::string_view name, Use use,
     if (why && !first_why.empty()) *why = first_why;
     if (!first_why.empty()) return nullptr;
   }
+  // A class admitted by a pattern is instantiated without arguments, as
+  // object.__reduce_ex__ writes every plain instance: arguments to __new__
+  // are how gadgets (MethodType(f, x), ...) are built.
+  if (use == Use::kInstantiate && !args.empty()) {
+    const Rule* r = MatchPattern(name, use);
+    if (r != nullptr && why) {
+      *why = "a class admitted by a pattern is instantiated without arguments";
+    }
+    return nullptr;
+  }
   return MatchPattern(name, use);
 }
 
@@ -224,7 +265,10 @@ bool RulePolicy::IsNdarrayClass(std::string_view name) const {
   auto it = by_name_.find(ToAbsl(name));
   if (it == by_name_.end()) return false;
   for (size_t i : it->second) {
-    if (rules_[i].ndarray_subclass) return true;
+    if (rules_[i].ndarray_subclass) {
+      rule_hits_[i].fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
   }
   return false;
 }
@@ -237,6 +281,12 @@ std::vector<RulePolicy::RuleUse> RulePolicy::Usage() const {
   for (const auto& p : patterns_) {
     out.push_back({p->origin, p->text, p->hits.load()});
   }
+  return out;
+}
+
+std::vector<const Rule*> RulePolicy::Rules() const {
+  std::vector<const Rule*> out;
+  for (const Rule& r : rules_) out.push_back(&r);
   return out;
 }
 

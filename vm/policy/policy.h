@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/types/span.h"
 #include "vm/graph/node.h"
 
@@ -57,6 +58,12 @@ enum class BuilderId : uint8_t {
   kScalar,             // numpy.core.multiarray.scalar(dtype, bytes)
 };
 
+// The known meaning of a global's call as data (kNone if it has none): the
+// closed set of inert builders by the name they spell.  Record mode applies
+// it even where the policy in force does not admit the call, so what such a
+// call builds is still seen; the policy only decides whether it is flagged.
+BuilderId KnownBuilder(std::string_view name);
+
 // The builder named in allowlist files ("codecs_encode", ...).
 std::optional<BuilderId> BuilderFromName(std::string_view name);
 std::string_view BuilderName(BuilderId id);
@@ -88,6 +95,11 @@ struct Rule {
   BuilderId builder = BuilderId::kNone;
   std::optional<ArgSpec> args;
   bool ndarray_subclass = false;  // may be _reconstruct's subtype
+  // The instance may receive APPEND(S) / SETITEM(S): CPython calls its
+  // append/extend/__setitem__ methods, so only classes whose items are data
+  // (OrderedDict, dict subclasses) are admitted for it.
+  bool items = false;
+  bool dictitems = false;
   std::string origin;     // "file:line", for messages and coverage
 };
 
@@ -120,8 +132,11 @@ class RulePolicy : public Policy {
   // A pattern admitting class names for reference and/or instantiation.
   // The caller (the allowlist parser) has checked the pattern's anchor.
   // Returns false if re2 rejects the pattern.
+  // `within`, if not empty, is the closed set of names the pattern may
+  // admit (a name must match the pattern and be listed).
   bool AddPattern(std::string_view pattern, uint8_t uses, std::string origin,
-                  std::string* error);
+                  std::string* error,
+                  absl::flat_hash_set<std::string> within = {});
   void set_admit_persistent_ids(bool v) { admit_persistent_ids_ = v; }
 
   bool AdmitsAny(std::string_view name) const override;
@@ -138,6 +153,8 @@ class RulePolicy : public Policy {
     uint64_t hits;
   };
   std::vector<RuleUse> Usage() const;
+  // Every exact-name rule, in the order added.
+  std::vector<const Rule*> Rules() const;
 
  private:
   struct Pattern;

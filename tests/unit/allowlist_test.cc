@@ -1,0 +1,146 @@
+// The allowlist format, its parser's errors, and the shipped policy: every
+// rule in allowlists/ must be exercised by at least one committed fixture,
+// so nothing is admitted that no real model needs.
+#include <dirent.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "vm/api/pipeline.h"
+#include "vm/policy/allowlist.h"
+
+namespace picklevm {
+namespace {
+
+std::string ParseError(std::string_view text) {
+  RulePolicy p;
+  std::string error;
+  if (ParseAllowlist(text, "f", &p, &error)) return "";
+  return error;
+}
+
+TEST(AllowlistParse, ErrorsNameFileAndLine) {
+  EXPECT_EQ(ParseError("# c\n\nallow call os:system\nbogus\n"),
+            "f:4: expected 'allow', 'match' or 'persistent-ids', not 'bogus'");
+  EXPECT_EQ(ParseError("allow run os:system"),
+            "f:1: bad uses 'run' (a comma list of reference, instantiate, call)");
+  EXPECT_EQ(ParseError("allow call os.system"),
+            "f:1: bad global name 'os.system' (want module:qualname)");
+  EXPECT_EQ(ParseError("allow call a:b builder=nope"), "f:1: unknown builder 'nope'");
+  EXPECT_EQ(ParseError("allow call a:b args=(str, wat)"),
+            "f:1: unknown argument constraint 'wat'");
+  EXPECT_EQ(ParseError("allow reference a:b builder=bytes"),
+            "f:1: a builder= rule admits calls only ('allow call ...')");
+}
+
+TEST(AllowlistParse, PatternsNeverAdmitCallsAndNeedAnAnchor) {
+  EXPECT_EQ(ParseError("match call,reference sklearn\\.x:Y"),
+            "f:1: a pattern may not admit calls: name each callable exactly");
+  EXPECT_EQ(ParseError("match reference .*:Y"),
+            "f:1: pattern '.*:Y' must start with a literal module anchor such "
+            "as 'sklearn\\.'");
+  EXPECT_EQ(ParseError("match reference sklearn\\.(x"),
+            "f:1: bad pattern: missing ): sklearn\\.(x");
+}
+
+TEST(AllowlistPolicy, PatternAdmitsClassesButNoDunderNorCall) {
+  RulePolicy p;
+  std::string error;
+  ASSERT_TRUE(ParseAllowlist(
+      "match reference,instantiate sklearn\\.[a-z_.]+:[A-Za-z_]+\n", "f", &p,
+      &error))
+      << error;
+  EXPECT_NE(p.Find("sklearn.tree._classes:DecisionTreeClassifier",
+                   Use::kInstantiate, {}),
+            nullptr);
+  EXPECT_EQ(p.Find("sklearn.tree._classes:DecisionTreeClassifier", Use::kCall,
+                   {}),
+            nullptr);
+  EXPECT_EQ(p.Find("sklearn.utils:__builtins__", Use::kReference, {}), nullptr);
+  EXPECT_EQ(p.Find("sklearn.__init__:Thing", Use::kReference, {}), nullptr);
+  // Outside the anchor.
+  EXPECT_EQ(p.Find("os:system", Use::kReference, {}), nullptr);
+}
+
+TEST(AllowlistPolicy, ArgumentConstraints) {
+  RulePolicy p;
+  std::string error;
+  ASSERT_TRUE(ParseAllowlist(
+      "allow call _codecs:encode args=(str, 'latin1'|'latin-1')\n", "f", &p,
+      &error));
+  Graph g;
+  Node* text = g.NewStr("abc", false, false);
+  Node* latin1 = g.NewStr("latin1", false, false);
+  Node* utf8 = g.NewStr("utf-8", false, false);
+  Node* good[] = {text, latin1};
+  Node* bad[] = {text, utf8};
+  EXPECT_NE(p.Find("_codecs:encode", Use::kCall, good), nullptr);
+  std::string why;
+  EXPECT_EQ(p.Find("_codecs:encode", Use::kCall, bad, &why), nullptr);
+  EXPECT_EQ(why, "argument 2 (a str) breaks its constraint");
+  EXPECT_EQ(p.Find("_codecs:encode", Use::kCall, {text}, &why), nullptr);
+  EXPECT_EQ(why, "takes 2 arguments, got 1");
+}
+
+TEST(AllowlistPolicy, EmbeddedFilesParse) {
+  auto policy = BuildPolicy(false, {});
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  std::vector<std::string_view> names = EmbeddedAllowlistNames();
+  EXPECT_EQ(names.size(), 4u);
+}
+
+std::vector<std::string> Fixtures() {
+  std::vector<std::string> files;
+  std::string root = std::string(PICKLEVM_SOURCE_DIR) + "/tests/fixtures/models";
+  if (DIR* d = opendir(root.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string dir = root + "/" + e->d_name;
+      if (DIR* f = opendir(dir.c_str())) {
+        while (dirent* g = readdir(f)) {
+          std::string n = g->d_name;
+          if (n != "." && n != ".." && n != "expected.json") {
+            files.push_back(dir + "/" + n);
+          }
+        }
+        closedir(f);
+      }
+    }
+    closedir(d);
+  }
+  return files;
+}
+
+TEST(AllowlistPolicy, EveryShippedRuleIsExercisedByAFixture) {
+  auto policy = BuildPolicy(false, {});
+  ASSERT_TRUE(policy.ok());
+  std::vector<std::string> files = Fixtures();
+  ASSERT_GT(files.size(), 600u);
+  size_t loaded = 0;
+  for (const std::string& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string data = ss.str();
+    Stream stream;
+    ASSERT_TRUE(OpenStream(data, Limits{}, &stream).ok()) << file;
+    MachineOptions o;
+    o.policy = policy->get();
+    Graph g;
+    RunResult run;
+    absl::Status s = LoadFirstPickle(stream.bytes, o, &g, &run);
+    EXPECT_TRUE(s.ok()) << file << ": " << s;
+    loaded += s.ok();
+  }
+  EXPECT_EQ(loaded, files.size());
+  for (const auto& use : (*policy)->Usage()) {
+    EXPECT_GT(use.hits, 0u) << use.origin << " (" << use.text
+                            << ") admits nothing any fixture needs";
+  }
+}
+
+}  // namespace
+}  // namespace picklevm
