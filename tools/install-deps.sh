@@ -8,7 +8,9 @@ PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config
   libabsl-dev libre2-dev libgtest-dev libssl-dev
-  zlib1g-dev libbz2-dev liblzma-dev liblz4-dev
+  zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libbenchmark-dev
+  # fuzzing: libFuzzer and the sanitizers' runtime
+  clang libclang-rt-14-dev
   # tests: CPython is the reference (differential, vectors, fixtures)
   python3 python3-numpy python3-sklearn python3-joblib python3-lz4
   libpython3.11-testsuite time

@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 tools/build.sh picklevm >/dev/null
-build/picklevm load tests/fixtures/sample/sample.pkl
+build/picklevm load tests/fixtures/sample/pipeline.pkl

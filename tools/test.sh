@@ -4,5 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 tools/build.sh
-cd build
-ctest --output-on-failure -j "$(nproc)" "$@"
+(cd build && ctest --output-on-failure -j "$(nproc)" "$@")
+# The fuzzers, built with ASan/UBSan/LeakSanitizer, each for a short fixed
+# time on its committed corpus (the long campaigns are in fuzz/README.md).
+tools/fuzz.sh "${PICKLEVM_FUZZ_SECONDS:-20}"

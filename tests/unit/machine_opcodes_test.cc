@@ -580,6 +580,18 @@ TEST(OpNewobj, ListAndDictSubclassItems) {
       R"({"$object":{"class":"__main__:D","via":"new","dictitems":[["a",1]]}})");
 }
 
+TEST(OpNewobj, ItemsOnlyWhereTheRuleAdmitsThem) {
+  // CPython calls the instance's append/__setitem__: a class whose rule
+  // does not say "items"/"dictitems" is refused at the APPEND/SETITEM.
+  auto p = pvtest::MakePolicy({{"__main__:L", pvtest::kInst, false}});
+  EXPECT_EQ(StrictWith(*p, R"(c__main__\nL\n)\x81K\x01a.)"),
+            "error:refused@16");
+  EXPECT_EQ(StrictWith(*p, R"(c__main__\nL\n)\x81U\x01aK\x01s.)"),
+            "error:refused@19");
+  EXPECT_EQ(StrictWith(*p, R"(c__main__\nL\n)\x81.)"),
+            R"({"$object":{"class":"__main__:L","via":"new"}})");
+}
+
 TEST(OpNewobjEx, ArgsAndKwargs) {
   // C.__new__(C, 1, k=2)
   EXPECT_EQ(StrictWith(*MainClassPolicy(),

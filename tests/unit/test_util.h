@@ -110,6 +110,8 @@ inline std::unique_ptr<Outcome> Load(std::string input,
 struct NameUses {
   const char* name;
   uint8_t uses;
+  // Admit APPEND(S)/SETITEM(S) on instances (allowlist "items dictitems").
+  bool items = true;
 };
 constexpr uint8_t kRef = static_cast<uint8_t>(Use::kReference);
 constexpr uint8_t kInst = static_cast<uint8_t>(Use::kInstantiate);
@@ -122,6 +124,7 @@ inline std::unique_ptr<RulePolicy> MakePolicy(
     Rule r;
     r.name = n.name;
     r.uses = n.uses;
+    r.items = r.dictitems = n.items;
     p->Add(std::move(r));
   }
   p->set_admit_persistent_ids(persistent_ids);

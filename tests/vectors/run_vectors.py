@@ -236,12 +236,18 @@ def run_one(picklevm, vec, tmpdir, timeout):
         os.unlink(path)
     err = p.stderr.decode("utf-8", "replace").strip().splitlines()
     err = err[-1] if err else ""
-    if p.returncode in (0, 1):
-        got = "accept"
-    elif p.returncode == 2:
-        got = "reject"
-    else:
+    # Exit 1 (something outside the policy) also wins when the stream later
+    # breaks, so whether the stream was accepted is the document's "error".
+    if p.returncode not in (0, 1, 2):
         return "fail", "exit status %d (%s)" % (p.returncode, err)
+    try:
+        stream_error = json.loads(p.stdout.decode("utf-8"))["error"]
+    except Exception as e:
+        return "fail", "trace printed no JSON document (%s; %s)" % (e, err)
+    got = "reject" if stream_error is not None else "accept"
+    if (p.returncode == 2) != (got == "reject" and p.returncode != 1):
+        return "fail", "exit status %d disagrees with error %r" % (
+            p.returncode, stream_error)
 
     tol = KNOWN_BY_KEY[known][1] if known else None
     if got != want:

@@ -132,10 +132,28 @@ class PyRenderer {
         }
         *out += ")";
         return true;
-      case Kind::kScalar:
-        StrAppend(out, "numpy.", PyReprStr(DtypeStr(*n->a.scalar->dtype->a.dtype)),
-                  "_scalar(", n->a.scalar->data.size(), " bytes)");
+      case Kind::kScalar: {
+        // numpy.float64(0.5): the type from the dtype, the value if any.
+        const DtypeInfo& d = *n->a.scalar->dtype->a.dtype;
+        static const char* const kTypes[] = {"bool_", "int", "uint", "float",
+                                             "complex"};
+        std::string_view kinds = "biufc";
+        size_t k = kinds.find(d.kind);
+        Node number(Kind::kNone);
+        std::string storage;
+        if (k != std::string_view::npos &&
+            ScalarNumber(*n->a.scalar, &number, &storage)) {
+          StrAppend(out, "numpy.", kTypes[k]);
+          if (d.kind != 'b') StrAppend(out, d.itemsize * 8);
+          *out += "(";
+          Leaf(&number, out);
+          *out += ")";
+        } else {
+          StrAppend(out, "numpy.scalar(", PyReprStr(DtypeStr(d)), ", ",
+                    PyReprBytes(n->a.scalar->data), ")");
+        }
         return true;
+      }
       case Kind::kNDArray:
         if (n->a.array->dtype->a.dtype->kind == 'O') return false;
         StrAppend(out, "numpy.ndarray(dtype=",
@@ -258,6 +276,7 @@ void WriteTraceJson(const TraceReport& report, Graph* graph, OutBuffer* out) {
   bool first = true;
   for (const RunResult& run : *report.runs) {
     for (const CallEvent& c : run.calls) {
+      if (c.build) continue;
       if (!first) o.push_back(',');
       first = false;
       o.append("{\"callable\":");
@@ -366,6 +385,13 @@ void WriteTracePython(const TraceReport& report, OutBuffer* out) {
               run.protocol >= 0 ? StrCat(", protocol ", run.protocol) : "",
               "\n");
     for (const CallEvent& c : run.calls) {
+      if (c.build) {
+        auto it = r.names.find(c.result);
+        std::string target = it != r.names.end() ? it->second : "<object>";
+        StrAppend(&o, target, ".__setstate__(", r.Render(c.args[0]),
+                  ")  # BUILD at offset ", c.offset, "\n");
+        continue;
+      }
       std::string callee = c.callable->kind == Kind::kGlobal
                                ? r.GlobalName(c.callable->a.global)
                                : r.Render(c.callable);
@@ -387,15 +413,7 @@ void WriteTracePython(const TraceReport& report, OutBuffer* out) {
                              : StrCat(callee, "(", args, ")");
       StrAppend(&o, name, " = ", call, "  # offset ", c.offset,
                 c.admitted ? "" : "  !! NOT ADMITTED BY THE POLICY", "\n");
-      if (c.result != nullptr) {
-        r.names.emplace(c.result, name);
-        if ((c.result->kind == Kind::kCall ||
-             c.result->kind == Kind::kObject) &&
-            c.result->a.rec->state != nullptr) {
-          StrAppend(&o, name, ".__setstate__(", r.Render(c.result->a.rec->state),
-                    ")\n");
-        }
-      }
+      if (c.result != nullptr) r.names.emplace(c.result, name);
       out->MaybeFlush();
     }
     for (const Finding& f : run.findings) {

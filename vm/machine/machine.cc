@@ -769,6 +769,17 @@ absl::Status Machine::DoBuild() {
       }
       if (r->builds < 255) ++r->builds;
       r->state = state;
+      if (!strict_) {
+        CallEvent ev;
+        ev.callable = r->callable;
+        ev.args = {state};
+        ev.offset = op_offset_;
+        ev.opcode = static_cast<uint8_t>(opcode_);
+        ev.admitted = true;
+        ev.result = inst;
+        ev.build = true;
+        out_.calls.push_back(std::move(ev));
+      }
       if (opts_.joblib_arrays && r->callable->kind == Kind::kGlobal &&
           r->callable->a.global->joined == kJoblibWrapper) {
         return JoblibArray(state);

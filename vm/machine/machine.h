@@ -88,6 +88,10 @@ struct CallEvent {
   bool admitted = false;
   Node* result = nullptr;        // what the graph holds for the result
   Use use = Use::kCall;
+  // A BUILD applying args[0] as the state of `result` (an instance made by
+  // an earlier event): trace --format python shows it in stream order.  Not
+  // a call of anything, so JSON's "calls" leaves it out.
+  bool build = false;
 };
 
 // A stretch of the stream that is joblib's array payload, not opcodes.
