@@ -271,6 +271,14 @@ class Machine {
                       "would call its ", method, ")"));
   }
   absl::Status CheckStateKeys(const Node* state) const;
+  // Record mode: items added to an instance whose rule does not admit them
+  // are calls of its methods; flag them against its class.
+  void FlagItems(const Node* target, std::string detail) {
+    const Node* cls = target->a.rec->callable;
+    if (target->kind == Kind::kObject && cls->kind == Kind::kGlobal) {
+      AddFinding(cls, Use::kCall, false, std::move(detail));
+    }
+  }
   // Record mode: a BUILD that calls a __setstate__ the stream planted.
   absl::Status SetstateCall(Node* fn, Node* state) {
     Node* args[1] = {state};
@@ -648,8 +656,9 @@ absl::Status Machine::DoAppends(size_t x) {
       break;
     case Kind::kObject:
     case Kind::kCall:
-      if (strict_ && !target->a.rec->takes_items && !items.empty()) {
-        return RefuseItems(target, "APPEND", "append/extend");
+      if (!target->a.rec->takes_items && !items.empty()) {
+        if (strict_) return RefuseItems(target, "APPEND", "append/extend");
+        FlagItems(target, "APPEND calls its append/extend");
       }
       if (!target->a.rec->items.append(g_.arena(), items.data(),
                                        items.size())) {
@@ -715,8 +724,9 @@ absl::Status Machine::DoSetItems(size_t x) {
       return absl::OkStatus();
     case Kind::kObject:
     case Kind::kCall:
-      if (strict_ && !target->a.rec->takes_dictitems) {
-        return RefuseItems(target, "SETITEM", "__setitem__");
+      if (!target->a.rec->takes_dictitems) {
+        if (strict_) return RefuseItems(target, "SETITEM", "__setitem__");
+        FlagItems(target, "SETITEM calls its __setitem__");
       }
       body = &target->a.rec->dictitems;
       break;
