@@ -116,8 +116,9 @@ inline void Describe(const Graph& graph, const RunResult& run,
 }
 
 // The opcode walk.  *ops counts opcodes; *sink folds every operand so the
-// compiler cannot drop the decoding.
-inline absl::Status OpcodeWalk(std::string_view data,
+// compiler cannot drop the decoding.  Not inlined, so that callgrind's
+// --toggle-collect can name it.
+__attribute__((noinline)) inline absl::Status OpcodeWalk(std::string_view data,
                                const std::vector<JoblibRegion>& skip,
                                uint64_t* ops, uint64_t* sink) {
   Reader reader(data, 0);

@@ -2,6 +2,7 @@
 //
 //   decode_bench FILE [--modes strict,record,walk,memcpy,sha256]
 //                     [--repeat N] [--min-seconds S] [--warmup N]
+//                     [--no-probe]
 //
 // Reads FILE into memory, then times each mode (see bench_common.h) at
 // least N times and for at least S seconds (at most 10,000 runs), after
@@ -12,8 +13,12 @@
 // reported separately as strict_teardown), as CPython's side times
 // pickle.loads and drops the result outside the timed region.
 //
-// For callgrind: --repeat 1 --warmup 0 --min-seconds 0 --modes strict, with
-// --toggle-collect='picklevm::RunPickle*'.
+// Before the timed modes, one untimed strict decode (the probe) checks that
+// the input loads and finds joblib's array regions for the walk;
+// --no-probe skips it (the figures it gives are then zero).  For callgrind:
+// --no-probe --repeat 1 --warmup 0 --min-seconds 0 --modes strict with
+// --toggle-collect='picklevm::RunPickle*' (or --modes walk with
+// --toggle-collect='picklevm::bench::OpcodeWalk*').
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -41,6 +46,7 @@ struct Options {
   int repeat = 5;
   double min_seconds = 0.5;
   int warmup = 1;
+  bool probe = true;
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -59,7 +65,7 @@ std::vector<std::string> Split(const std::string& s) {
   std::fprintf(stderr,
                "decode_bench: %s\nusage: decode_bench FILE [--modes "
                "strict,record,walk,memcpy,sha256] [--repeat N] "
-               "[--min-seconds S] [--warmup N]\n",
+               "[--min-seconds S] [--warmup N] [--no-probe]\n",
                why);
   std::exit(64);
 }
@@ -78,6 +84,8 @@ Options Parse(int argc, char** argv) {
       o.repeat = std::atoi(value().c_str());
     } else if (a == "--min-seconds") {
       o.min_seconds = std::atof(value().c_str());
+    } else if (a == "--no-probe") {
+      o.probe = false;
     } else if (a == "--warmup") {
       o.warmup = std::atoi(value().c_str());
     } else if (!a.empty() && a[0] == '-') {
@@ -139,7 +147,7 @@ int Main(int argc, char** argv) {
   // One strict decode up front: what it builds, and joblib's regions for
   // the walk.  Also checks that the input loads at all.
   DecodeInfo info;
-  {
+  if (o.probe) {
     Graph graph;
     RunResult run;
     if (auto s = DecodeStrict(input, &graph, &run); !s.ok()) {
