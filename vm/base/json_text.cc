@@ -6,52 +6,67 @@
 
 namespace picklevm {
 
+namespace {
+
+// Python's repr() of a finite double into `out`, without allocating: the
+// shortest round-trip digits (std::to_chars), laid out as repr does --
+// fixed notation for 1e-4 <= |d| < 1e16, else d.ddde+XX.
+void AppendFiniteRepr(double d, std::string* out) {
+  char buf[40];
+  auto res = std::to_chars(buf, buf + sizeof buf, d,
+                           std::chars_format::scientific);
+  const char* p = buf;
+  const char* end = res.ptr;  // [-]d[.ddd]e(+|-)XX
+  if (*p == '-') {
+    out->push_back('-');
+    ++p;
+  }
+  char digits[24];
+  int n = 0;
+  while (p < end && *p != 'e') {
+    if (*p != '.') digits[n++] = *p;
+    ++p;
+  }
+  int exp10 = 0;
+  std::from_chars(p + (p[1] == '+' ? 2 : 1), end, exp10);
+  int decpt = exp10 + 1;  // value = 0.DIGITS * 10^decpt
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) {
+      out->append("0.");
+      out->append(static_cast<size_t>(-decpt), '0');
+      out->append(digits, n);
+    } else if (decpt >= n) {
+      out->append(digits, n);
+      out->append(static_cast<size_t>(decpt - n), '0');
+      out->append(".0");
+    } else {
+      out->append(digits, decpt);
+      out->push_back('.');
+      out->append(digits + decpt, n - decpt);
+    }
+    return;
+  }
+  out->push_back(digits[0]);
+  if (n > 1) {
+    out->push_back('.');
+    out->append(digits + 1, n - 1);
+  }
+  int x = decpt - 1;
+  out->append(x < 0 ? "e-" : "e+");
+  if (x < 0) x = -x;
+  if (x < 10) out->push_back('0');
+  char xb[8];
+  auto xr = std::to_chars(xb, xb + sizeof xb, x);
+  out->append(xb, xr.ptr - xb);
+}
+
+}  // namespace
+
 std::string FloatRepr(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, d,
-                           std::chars_format::scientific);
-  std::string_view sci(buf, res.ptr - buf);  // [-]d[.ddd]e(+|-)XX
-  bool negative = sci[0] == '-';
-  if (negative) sci.remove_prefix(1);
-  size_t e = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e)) {
-    if (c != '.') digits.push_back(c);
-  }
-  int exp10 = 0;
-  std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1),
-                  sci.data() + sci.size(), exp10);
-  int decpt = exp10 + 1;  // value = 0.DIGITS * 10^decpt
-  std::string out = negative ? "-" : "";
-  if (decpt > -4 && decpt <= 16) {
-    // Python repr's fixed notation.
-    int n = static_cast<int>(digits.size());
-    if (decpt <= 0) {
-      out += "0.";
-      out.append(-decpt, '0');
-      out += digits;
-    } else if (decpt >= n) {
-      out += digits;
-      out.append(decpt - n, '0');
-      out += ".0";
-    } else {
-      out += digits.substr(0, decpt);
-      out += '.';
-      out += digits.substr(decpt);
-    }
-  } else {
-    out += digits[0];
-    if (digits.size() > 1) {
-      out += '.';
-      out += digits.substr(1);
-    }
-    int x = decpt - 1;
-    out += x < 0 ? "e-" : "e+";
-    if (std::abs(x) < 10) out += '0';
-    out += std::to_string(std::abs(x));
-  }
+  std::string out;
+  AppendFiniteRepr(d, &out);
   return out;
 }
 
@@ -61,7 +76,7 @@ void AppendFloat(double d, std::string* out) {
   } else if (std::isinf(d)) {
     out->append(d > 0 ? "{\"$float\":\"inf\"}" : "{\"$float\":\"-inf\"}");
   } else {
-    out->append(FloatRepr(d));
+    AppendFiniteRepr(d, out);
   }
 }
 

@@ -152,26 +152,44 @@ class Machine {
   void Truncate(size_t at) { stack_.resize(at); }
 
   // ---- memo ---------------------------------------------------------------
+  // Picklers number memo slots 0, 1, 2, ...: those live in a vector, which
+  // may only grow to twice the entries plus a little, so a sparse index
+  // (LONG_BINPUT 4294967295) goes to a hash map instead of sizing anything.
   absl::Status MemoPut(uint64_t index) {
     Node* top = nullptr;
     PVM_RETURN_IF_ERROR(Top(&top));
-    auto [it, inserted] = memo_.try_emplace(index, top);
-    if (!inserted) {
-      it->second = top;
-    } else if (memo_.size() > opts_.limits.max_memo) {
+    bool fresh;
+    if (index < memo_vec_.size()) {
+      fresh = memo_vec_[index] == nullptr;
+      memo_vec_[index] = top;
+    } else if (index < 2 * memo_count_ + 1024) {
+      memo_vec_.resize(index + 1, nullptr);
+      fresh = true;
+      memo_vec_[index] = top;
+    } else {
+      auto [it, inserted] = memo_map_.try_emplace(index, top);
+      if (!inserted) it->second = top;
+      fresh = inserted;
+    }
+    if (fresh && ++memo_count_ > opts_.limits.max_memo) {
       return Err(ErrorCode::kLimit,
-                 StrCat("memo exceeds --max-memo (",
-                              opts_.limits.max_memo, ")"));
+                 StrCat("memo exceeds --max-memo (", opts_.limits.max_memo,
+                        ")"));
     }
     return absl::OkStatus();
   }
   absl::Status MemoGet(uint64_t index) {
-    auto it = memo_.find(index);
-    if (it == memo_.end()) {
+    Node* n = nullptr;
+    if (index < memo_vec_.size()) {
+      n = memo_vec_[index];
+    } else if (auto it = memo_map_.find(index); it != memo_map_.end()) {
+      n = it->second;
+    }
+    if (n == nullptr) {
       return Err(ErrorCode::kMemo,
                  StrCat("Memo value not found at index ", index));
     }
-    return Push(it->second);
+    return Push(n);
   }
   absl::Status TextMemoIndex(std::string_view line, uint64_t* index,
                              bool is_put) {
@@ -330,7 +348,9 @@ class Machine {
 
   std::vector<Node*> stack_;
   std::vector<size_t> marks_;
-  absl::flat_hash_map<uint64_t, Node*> memo_;
+  std::vector<Node*> memo_vec_;
+  absl::flat_hash_map<uint64_t, Node*> memo_map_;
+  uint64_t memo_count_ = 0;
   std::vector<Node*> globals_;  // record mode: for reference findings
   // Record mode: classes whose __setstate__ a BUILD replaced, by name.
   absl::flat_hash_map<std::string, Node*> class_setstate_;
@@ -1343,7 +1363,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
     case Op::kLongBinput:
       return MemoPut(arg.u);
     case Op::kMemoize:
-      return MemoPut(memo_.size());
+      return MemoPut(memo_count_);
 
     // ---- globals and calls ------------------------------------------------
     case Op::kExt1:
