@@ -80,8 +80,8 @@ def _worker_setup(mem_mb):
     if mem_mb:
         lim = mem_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-    # deep structures: let the main thread's stack grow well past the
-    # recursion limit record_ref uses (20000) rather than segfault
+    # deep structures: let the main thread's stack grow well past what the
+    # recursion limit below can use, rather than segfault
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
         want = 1024 * 1024 * 1024
@@ -96,6 +96,8 @@ def _worker_setup(mem_mb):
     import record_ref                # noqa: F401
     import run_vectors               # noqa: F401
 
+
+# --- opcodes ---------------------------------------------------------------
 
 def _ops(data):
     """[(pos, name)] of the opcodes genops can decode (stops at the first
@@ -119,7 +121,7 @@ def _ops(data):
 def _op_at(ops, offset):
     """The name of the opcode that starts at `offset` (or that covers it),
     or None."""
-    if offset is None:
+    if offset is None or offset < 0:
         return None
     best = None
     for p, name in ops:
@@ -131,243 +133,425 @@ def _op_at(ops, offset):
     return best
 
 
-def _stream(data, python):
-    """Load every pickle of `data` back to back with the record unpickler
-    (C or pure Python).  Returns (None, None) or (exception, offset)."""
+# --- the reference's verdicts ----------------------------------------------
+
+def _file_unpickler_class():
+    """record_ref's C record unpickler reading from a buffered file (with
+    ``peek``, as ``open(path, 'rb')`` gives) instead of a BytesIO.  The C
+    unpickler then consumes exactly up to STOP, even inside a FRAME, so a
+    loader that calls load() again on the same file starts right after the
+    STOP -- where record mode starts its next pickle.  (On a BytesIO, which
+    has no ``peek``, load() consumes the whole frame.)"""
+    import io
+    import pickle
+    import record_ref
+
+    class _FileCRecordUnpickler(record_ref._CRecordUnpickler):
+        def __init__(self, data, start=0):
+            bio = io.BufferedReader(io.BytesIO(data))
+            bio.seek(start)
+            pickle.Unpickler.__init__(self, bio)
+            self._record_setup(bio)
+            self._start = start
+            self._marks = record_ref._proto_marks(data[start:])
+    return _FileCRecordUnpickler
+
+
+def _stream(data, kind):
+    """Load every pickle of `data` back to back, each load starting where
+    the previous one left the file.  kind: 'c' (record_ref's C record
+    unpickler on a BytesIO: record_ref.stream_loads_all's verdict),
+    'c-file' (the same on a buffered file), 'py' (the pure-Python record
+    unpickler).  Returns (None, None) or (exception, offset of the failing
+    opcode where known)."""
     import record_ref
     pos = 0
     n = 0
     while pos < len(data):
-        up = record_ref.record_unpickler(data, python=python, start=pos)
+        if kind == "c":
+            up = record_ref.record_unpickler(data, python=False, start=pos)
+        elif kind == "c-file":
+            up = _file_unpickler_class()(data, pos)
+        else:
+            up = record_ref.record_unpickler(data, python=True, start=pos)
         try:
             up.load()
         except RefTimeout:
             raise
         except BaseException as e:           # noqa: B902 (MemoryError, ...)
-            try:
-                where = up._pos() if python else up._bio.tell()
-            except Exception:
-                where = None
+            if kind == "py":
+                where = up._op_offset
+            else:
+                try:
+                    where = up._bio.tell() - 1
+                except Exception:
+                    where = None
             return e, where
-        pos = up._pos() if python else up._bio.tell()
+        pos = up._bio.tell()
         n += 1
     if not n:
         return EOFError("empty input"), 0
     return None, None
 
 
+# --- categories ------------------------------------------------------------
+
 _NUM = re.compile(r"0x[0-9a-fA-F]+|\b\d+\b")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_OFFSET = re.compile(r"^offset \d+(?: \((\w+)\))?: ")
+_OFFSET = re.compile(r"^offset (\d+)(?: \((\w+)\))?: ")
 
 
 def normalize(msg):
     """An error message with offsets, numbers and quoted text abstracted."""
-    msg = _OFFSET.sub("", msg.strip().splitlines()[0] if msg.strip() else "")
+    msg = (msg or "").strip()
+    msg = _OFFSET.sub("", msg.splitlines()[0] if msg else "")
     msg = _QUOTED.sub("'…'", msg)
     msg = _NUM.sub("N", msg)
     return msg[:90]
 
 
-_VALUE_KIND = re.compile(r'^\{"(\$\w+)"')
+# picklevm's numpy builders (record mode still builds $ndarray / $dtype /
+# $scalar from numpy's reduce protocol, and rejects a state numpy's own
+# __setstate__ would not take)
+_NUMPY_WORDS = re.compile(
+    r"dtype|ndarray|shape|field|subarray|object array|datetime|byte order|"
+    r"itemsize|scalar|fortran|array", re.I)
+_CALL_OPS = {"REDUCE", "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ"}
+
+F_PVM_FAIL = "picklevm failed (crash, timeout, no JSON document)"
+F_REF_FAIL = "reference failed (timeout, worker died, internal error)"
+F_JOBLIB = "verdict: joblib container (the reference reads plain pickles only)"
+F_KNOWN = "verdict: known difference of run_vectors.py: %s"
+F_PERSID = "verdict: persistent id (the reference's persistent_load raises)"
+F_FRAME_TAIL = ("verdict: bytes after STOP inside a FRAME (picklevm runs them "
+                "as the C unpickler on a file does; on a BytesIO the frame is "
+                "consumed)")
+F_PURE_PY = ("verdict: C and pure-Python unpicklers disagree, picklevm "
+             "follows the pure-Python one")
+F_NUMPY = "verdict: picklevm's numpy builder rejects what the stubs accept"
+F_BUILDER = "verdict: picklevm accepts a builder call CPython's builder refuses"
+F_BUILD = "verdict: picklevm accepts a BUILD CPython refuses"
+F_PVM_ACCEPTS = "verdict: picklevm accepts, CPython rejects (other)"
+F_PVM_REJECTS = "verdict: picklevm rejects, CPython accepts (other)"
+F_GRAPH_REFINED = ("graph: record-mode refinement only ($ndarray/$dtype/"
+                   "$scalar/$object where the stubs record $call)")
+F_GRAPH_SHARING = "graph: $id/$ref sharing only"
+F_GRAPH_VALUE = "graph: differs beyond the refinements"
+F_GRAPH_JOBLIB = "graph: joblib container"
+F_GRAPH_REF = ("graph: the pure-Python graph_root fails where the C "
+               "unpickler loads")
 
 
-def _kind(shown):
-    """The kind of a value shown by run_vectors._show: '$call', 'list', ..."""
-    s = shown.strip()
-    m = re.match(r'^\{"\$id": \d+, "\$value": (.*)$', s, re.S)
-    wrapped = bool(m)
-    if m:
-        s = m.group(1)
-    m = _VALUE_KIND.match(s)
-    if m:
-        k = m.group(1)
-    elif s.startswith("{"):
-        k = "object"
-    elif s.startswith("["):
-        k = "list"
-    elif s.startswith('"'):
-        k = "str"
-    elif s in ("null", "true", "false"):
-        k = s
-    elif re.match(r"^-?\d+$", s):
-        k = "int"
-    elif re.match(r"^-?[\d.eE+-]+$", s):
-        k = "float"
-    else:
-        k = "?"
-    return ("$id:" + k) if wrapped else k
+# --- the graph comparison beyond record-mode refinements ---------------------
+
+_NUMPY_TAGS = {"$ndarray", "$scalar", "$dtype"}
 
 
-_REFINED = {"$ndarray", "$scalar", "$dtype", "$object"}
+def _is_obj(x):
+    return isinstance(x, tuple) and len(x) == 2 and x[0] == "{}"
 
 
-def graph_category(diff):
-    """A category name for a first_diff message."""
-    m = re.match(r"^(.*?): got (.*), expected (.*)$", diff, re.S)
-    km = re.match(r"^(.*?): keys (\[.*\]), expected (\[.*\])$", diff, re.S)
-    im = re.match(r"^(.*?): (\d+) items, expected (\d+): got (.*), expected (.*)$",
-                  diff, re.S)
-    if km:
-        path, got, exp = km.groups()
-        gk, ek = got, exp
-        one_g = re.match(r"^\['(\$\w+)'\]$", got)
-        one_e = re.match(r"^\['(\$\w+)'\]$", exp)
-        if one_g and one_e:
-            if one_g.group(1) in _REFINED and one_e.group(1) == "$call":
-                return ("graph: picklevm builds %s where the reference "
-                        "records $call" % one_g.group(1))
-            return "graph: %s vs expected %s at %s" % (
-                one_g.group(1), one_e.group(1), _field(path))
-        if ("'$id'" in got) != ("'$id'" in exp):
-            return "graph: $id/$ref sharing differs"
-        return "graph: keys %s vs expected %s" % (_trim(gk), _trim(ek))
-    if im:
-        path = im.group(1)
-        return "graph: item count differs at %s" % _field(path)
-    if not m:
-        return "graph: other"
-    path, got, exp = m.groups()
-    # the 'got ..., expected ...' split is ambiguous when the shown values
-    # contain ', expected '; good enough for a category
-    gk, ek = _kind(got), _kind(exp)
-    base_g, base_e = gk.split(":")[-1], ek.split(":")[-1]
-    if base_g in _REFINED and base_e == "$call":
-        return "graph: picklevm builds %s where the reference records $call" % base_g
-    if gk != ek and base_g == base_e:
-        return "graph: $id/$ref sharing differs"
-    if "$ref" in (base_g, base_e):
-        return "graph: $id/$ref sharing differs"
-    if gk == ek:
-        return "graph: %s value differs at %s" % (gk, _field(path))
-    return "graph: %s vs expected %s at %s" % (gk, ek, _field(path))
+def _keys(x):
+    return [k for k, _ in x[1]]
 
 
-def _trim(s):
-    return s if len(s) <= 60 else s[:57] + "..."
+def _get(x, k, default=None):
+    for kk, v in x[1]:
+        if kk == k:
+            return v
+    return default
+
+
+def _tag(x):
+    if _is_obj(x):
+        ks = _keys(x)
+        if len(ks) == 1 and ks[0].startswith("$"):
+            return ks[0]
+        if ks == ["$id", "$value"]:
+            return "$id"
+    return None
+
+
+def _kind(x):
+    import run_vectors
+    t = _tag(x)
+    if t:
+        return t
+    if _is_obj(x):
+        return "object"
+    if isinstance(x, list):
+        return "list"
+    if isinstance(x, run_vectors.Num):
+        return x.key[0]
+    if isinstance(x, bool):
+        return "bool"
+    if x is None:
+        return "null"
+    if isinstance(x, str):
+        return "str"
+    return type(x).__name__
+
+
+def _collect_ids(root):
+    defs = {}
+    todo = [root]
+    while todo:
+        x = todo.pop()
+        if _is_obj(x):
+            if _keys(x) == ["$id", "$value"]:
+                defs[_get(x, "$id").text] = _get(x, "$value")
+            todo.extend(v for _, v in x[1])
+        elif isinstance(x, list):
+            todo.extend(x)
+    return defs
+
+
+class MaskedDiff:
+    """Compares picklevm's root `a` with the reference's `b` as trees
+    ($ref expanded, so sharing is ignored), with picklevm's record-mode
+    refinements masked: an $ndarray / $dtype / $scalar built from a numpy
+    (or joblib) call the stubs record as $call is taken as equal, and an
+    $object is compared with the stubs' $call field by field (class /
+    callable, args, kwargs, state, items, dictitems).  `refined` counts the
+    refinements met."""
+
+    def __init__(self, a, b):
+        self.defs_a = _collect_ids(a)
+        self.defs_b = _collect_ids(b)
+        self.refined = collections.Counter()
+        self.busy = set()
+        self.a, self.b = a, b
+
+    def _resolve(self, x, defs):
+        for _ in range(1000):
+            t = _tag(x)
+            if t == "$ref":
+                n = _get(x, "$ref").text
+                if n not in defs:
+                    return x
+                x = defs[n]
+            elif t == "$id":
+                x = _get(x, "$value")
+            else:
+                return x
+        return x
+
+    def run(self):
+        return self.diff(self.a, self.b, "root")
+
+    def diff(self, a, b, path):
+        import run_vectors
+        a = self._resolve(a, self.defs_a)
+        b = self._resolve(b, self.defs_b)
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            key = (id(a), id(b))
+            if key in self.busy:         # a cycle: equal so far
+                return None
+            self.busy.add(key)
+        ta, tb = _tag(a), _tag(b)
+        if ta in _NUMPY_TAGS and tb == "$call":
+            fn = _get(_get(b, "$call"), "callable", "")
+            if isinstance(fn, str) and fn.split(".")[0].split(":")[0] in (
+                    "numpy", "joblib"):
+                self.refined[ta] += 1
+                return None
+            return (path, "picklevm builds %s from a call of %s" % (ta, fn))
+        if ta == "$object" and tb == "$call":
+            self.refined["$object"] += 1
+            o, c = _get(a, "$object"), _get(b, "$call")
+            p = path + ".$object"
+            if _get(o, "class") != _get(c, "callable"):
+                return (p + ".class", "class %s, the stubs call %s" % (
+                    _get(o, "class"), _get(c, "callable")))
+            for field, empty in (("args", []), ("kwargs", ("{}", ())),
+                                 ("state", None), ("items", []),
+                                 ("dictitems", [])):
+                va, vb = _get(o, field, empty), _get(c, field, empty)
+                if field == "state" and ((_get(o, field, KeyError) is KeyError)
+                                         != (_get(c, field, KeyError) is KeyError)):
+                    return (p + ".state", "state %s, expected %s" % (
+                        "absent" if _get(o, field, KeyError) is KeyError
+                        else "present",
+                        "absent" if _get(c, field, KeyError) is KeyError
+                        else "present"))
+                d = self.diff(va, vb, "%s.%s" % (p, field))
+                if d:
+                    return d
+            return None
+        if _is_obj(a) and _is_obj(b):
+            ka, kb = _keys(a), _keys(b)
+            if ka != kb:
+                return (path, "keys %s, expected %s" % (ka, kb))
+            for (k, va), (_, vb) in zip(a[1], b[1]):
+                d = self.diff(va, vb, "%s.%s" % (path, k))
+                if d:
+                    return d
+            return None
+        if isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                return (path, "%d items, expected %d" % (len(a), len(b)))
+            for i, (va, vb) in enumerate(zip(a, b)):
+                d = self.diff(va, vb, "%s[%d]" % (path, i))
+                if d:
+                    return d
+            return None
+        if type(a) is type(b) and a == b:
+            return None
+        return (path, "got %s, expected %s" % (run_vectors._show(a),
+                                               run_vectors._show(b)),
+                "%s vs %s" % (_kind(a), _kind(b)))
 
 
 def _field(path):
-    """The last named component of a first_diff path ('root[3]' -> 'item')."""
-    m = re.search(r"\.(\$?\w+)(\[\d+\])*$", path)
+    """The last named component of a diff path ('root.x.$call.state[2]'
+    -> '$call.state[]')."""
+    m = re.search(r"((?:\.\$\w+)?\.(\$?\w+))((?:\[\d+\])*)$", path)
     if m:
-        return "." + m.group(1) + ("[]" if m.group(2) else "")
+        return m.group(1).lstrip(".") + ("[]" if m.group(3) else "")
     return "root" if path == "root" else "item"
 
 
-def compare(path, pvm, mem_mb, soft_timeout):
-    """Everything about one input.  `pvm` is the picklevm run:
-    {"rc", "stdout", "stderr", "timeout", "seconds"}.  Returns a dict with
-    'agree' (bool), 'category', 'detail', 'opcode', and both verdicts."""
+def _graph_kind(path, desc, kinds=None):
+    """A short name for a masked difference."""
+    if desc.startswith("keys "):
+        return "keys differ at %s" % _field(path)
+    if " items, expected " in desc:
+        return "item count differs at %s" % _field(path)
+    if desc.startswith("class ") or desc.startswith("state ") \
+            or desc.startswith("picklevm builds"):
+        return normalize(desc)
+    return "value differs at %s (%s)" % (_field(path), kinds)
+
+
+# --- one input -------------------------------------------------------------
+
+def compare(path, data, pvm, soft_timeout):
+    """Everything about one input (`data` its bytes, `pvm` picklevm's run:
+    {"rc", "stdout", "stderr", "timeout"}).  Returns a dict with 'agree',
+    'family', 'category', 'detail', 'opcode', and the verdicts."""
     import signal
     import record_ref
     import run_vectors
     res = {"path": path}
-    with open(path, "rb") as f:
-        data = f.read()
     ops = _ops(data)
 
-    # --- picklevm
-    doc = None
-    got = None
-    pvm_error = None
-    if pvm["timeout"]:
-        res.update(agree=False, category="picklevm: timed out",
-                   detail="no result after %.0f s" % pvm["timeout"])
+    def done(agree, family=None, category=None, detail=None, opcode=None):
+        res.update(agree=agree, family=family, category=category,
+                   detail=detail, opcode=opcode)
         return res
+
+    # --- picklevm
+    if pvm["timeout"]:
+        return done(False, F_PVM_FAIL, "timed out",
+                    "no result after %.0f s" % pvm["timeout"])
     if pvm["rc"] not in (0, 1, 2):
         sig = (" (signal %d)" % -pvm["rc"]) if pvm["rc"] < 0 else ""
-        res.update(agree=False,
-                   category="picklevm: exit status %d%s" % (pvm["rc"], sig),
-                   detail=pvm["stderr"][-300:])
-        return res
+        return done(False, F_PVM_FAIL, "exit status %d%s" % (pvm["rc"], sig),
+                    pvm["stderr"][-300:])
     try:
         doc = json.loads(pvm["stdout"])
         pvm_error = doc["error"]
-        got = "reject" if pvm_error is not None else "accept"
     except Exception as e:
-        res.update(agree=False, category="picklevm: no JSON document",
-                   detail="%s; %s" % (e, pvm["stderr"][-300:]))
-        return res
+        return done(False, F_PVM_FAIL,
+                    "no JSON document (exit %d): %s" % (
+                        pvm["rc"], normalize(pvm["stderr"].split(": ", 1)[-1])),
+                    "%s; %s" % (e, pvm["stderr"][-300:]))
+    got = "reject" if pvm_error is not None else "accept"
     if (pvm["rc"] == 2) != (got == "reject" and pvm["rc"] != 1):
-        res.update(agree=False, category="picklevm: exit status vs error",
-                   detail="exit %d, error %r" % (pvm["rc"], pvm_error))
-        return res
+        return done(False, F_PVM_FAIL, "exit status disagrees with error",
+                    "exit %d, error %r" % (pvm["rc"], pvm_error))
     container = (doc.get("source") or {}).get("container", "pickle")
     res["picklevm"] = got
     res["picklevm_error"] = pvm_error
 
-    # --- reference verdicts (C, then pure Python)
+    # --- the reference
     signal.setitimer(signal.ITIMER_REAL, soft_timeout)
     try:
         try:
-            c_exc, c_pos = _stream(data, python=False)
-            py_exc, py_pos = _stream(data, python=True)
+            c_exc, c_pos = _stream(data, "c")
+            want = "reject" if c_exc is not None else "accept"
+            res["reference"] = want
+            res["reference_error"] = (None if c_exc is None else "%s: %s" % (
+                type(c_exc).__name__, str(c_exc)[:300]))
+            if got == want and got == "reject":
+                return done(True)
+            py_exc, py_op = _stream(data, "py")
+            res["python_unpickler"] = "reject" if py_exc else "accept"
+            if got != want:
+                f_exc, _ = _stream(data, "c-file")
+                res["c_unpickler_on_file"] = "reject" if f_exc else "accept"
         except RefTimeout:
-            res.update(agree=False, category="reference: timed out",
-                       detail="reference verdict not reached in %.0f s"
-                              % soft_timeout)
-            return res
-        want = "reject" if c_exc is not None else "accept"
-        res["reference"] = want
-        res["reference_error"] = (None if c_exc is None else
-                                  "%s: %s" % (type(c_exc).__name__, c_exc))
-        py_verdict = "reject" if py_exc is not None else "accept"
-        res["python_unpickler"] = py_verdict
-        known = run_vectors.classify(data, c_exc)
-        res["known"] = known
+            return done(False, F_REF_FAIL, "timed out",
+                        "reference verdict not reached in %.0f s" % soft_timeout)
 
         if got != want:
-            if container != "pickle":
-                cat = "verdict: joblib container: picklevm %ss" % got
-                detail = "%s: %s" % (container,
-                                     pvm_error or res["reference_error"])
-                op = None
-            elif known:
-                cat = "verdict: known difference '%s' (picklevm %ss)" % (
-                    known, got)
-                detail = res["reference_error"]
-                op = _op_at(ops, c_pos)
-            elif (c_exc is not None and "persistent id in record reference"
-                  in str(c_exc)):
-                cat = ("verdict: persistent id (the reference's "
-                       "persistent_load raises; picklevm %ss)" % got)
-                detail = res["reference_error"]
-                op = _op_at(ops, c_pos)
-            elif got == "reject":
-                m = re.match(r"^offset (\d+)(?: \((\w+)\))?: ", pvm_error or "")
-                op = None
-                if m:
-                    op = m.group(2) or _op_at(ops, int(m.group(1)))
-                cat = "verdict: picklevm rejects: %s" % normalize(pvm_error)
-                detail = pvm_error
+            known = run_vectors.classify(data, c_exc)
+            res["known"] = known
+            # the reference's failing opcode: the pure-Python unpickler's
+            # when it fails alike, else where the C unpickler stopped
+            if c_exc is not None and py_exc is not None \
+                    and type(c_exc) is type(py_exc):
+                ref_op = _op_at(ops, py_op)
             else:
-                op = _op_at(ops, c_pos)
-                cat = "verdict: picklevm accepts, CPython: %s: %s" % (
-                    type(c_exc).__name__, normalize(str(c_exc)))
-                detail = res["reference_error"]
-            if py_verdict != want:
-                cat += " [pure-Python unpickler %ss]" % py_verdict
-            res.update(agree=False, category=cat, detail=detail, opcode=op)
-            return res
-        if got == "reject":
-            res.update(agree=True)
-            return res
+                ref_op = _op_at(ops, c_pos)
+            m = _OFFSET.match(pvm_error or "")
+            pvm_op = None
+            if m:
+                pvm_op = m.group(2) or _op_at(ops, int(m.group(1)))
+            ref_msg = ("%s: %s" % (type(c_exc).__name__, normalize(str(c_exc)))
+                       if c_exc is not None else None)
+            pvm_msg = normalize(pvm_error)
+            if container != "pickle":
+                return done(False, F_JOBLIB,
+                            "%s, picklevm %ss" % (container.split("+")[0], got),
+                            "%s: %s" % (container,
+                                        pvm_error or res["reference_error"]))
+            if known:
+                return done(False, F_KNOWN % known, "picklevm %ss" % got,
+                            res["reference_error"], ref_op)
+            if c_exc is not None and "persistent id in record reference" \
+                    in str(c_exc):
+                return done(False, F_PERSID, "picklevm %ss" % got,
+                            res["reference_error"], ref_op)
+            if res["c_unpickler_on_file"] == got:
+                return done(False, F_FRAME_TAIL,
+                            pvm_msg if got == "reject" else "picklevm accepts",
+                            pvm_error or res["reference_error"],
+                            pvm_op if got == "reject" else ref_op)
+            if res["python_unpickler"] == got:
+                return done(False, F_PURE_PY,
+                            ("picklevm rejects: " + pvm_msg) if got == "reject"
+                            else ("picklevm accepts, C: " + ref_msg),
+                            pvm_error or res["reference_error"],
+                            pvm_op if got == "reject" else ref_op)
+            if got == "reject":
+                fam = F_PVM_REJECTS
+                if pvm_op in ({"BUILD"} | _CALL_OPS) \
+                        and _NUMPY_WORDS.search(pvm_msg):
+                    fam = F_NUMPY
+                return done(False, fam,
+                            ("%s: %s" % (pvm_op, pvm_msg)) if fam is F_PVM_REJECTS
+                            else pvm_msg, pvm_error, pvm_op)
+            fam = F_PVM_ACCEPTS
+            if ref_op in _CALL_OPS:
+                fam = F_BUILDER
+            elif ref_op == "BUILD":
+                fam = F_BUILD
+            return done(False, fam,
+                        ("%s: %s" % (ref_op, ref_msg)) if fam is F_PVM_ACCEPTS
+                        else ref_msg, res["reference_error"], ref_op)
 
         # --- both accept: the first pickle's root
         try:
             ref = record_ref.graph_root(data, 0)
             ref = run_vectors.parse(json.dumps(ref, allow_nan=False))
         except RefTimeout:
-            res.update(agree=False, category="reference: timed out",
-                       detail="graph_root not done in %.0f s" % soft_timeout)
-            return res
+            return done(False, F_REF_FAIL, "timed out",
+                        "graph_root not done in %.0f s" % soft_timeout)
         except BaseException as e:           # noqa: B902
-            res.update(agree=False,
-                       category="reference: graph_root fails (%s) where the C "
-                                "unpickler loads" % type(e).__name__,
-                       detail="%s: %s" % (type(e).__name__, str(e)[:300]))
-            return res
+            return done(False, F_GRAPH_REF,
+                        "%s: %s" % (type(e).__name__, normalize(str(e))),
+                        "%s: %s" % (type(e).__name__, str(e)[:300]))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     try:
@@ -375,22 +559,23 @@ def compare(path, pvm, mem_mb, soft_timeout):
         graph = dict(parsed[1])["graphs"][0]
         root = dict(graph[1])["root"]
     except Exception as e:
-        res.update(agree=False, category="picklevm: no graphs[0].root",
-                   detail="%s: %s" % (type(e).__name__, e))
-        return res
-    try:
-        d = run_vectors.first_diff(root, ref)
-    except RecursionError:
-        d = None if root == ref else "root: too deep to describe"
+        return done(False, F_PVM_FAIL, "no graphs[0].root",
+                    "%s: %s" % (type(e).__name__, e))
+    d = run_vectors.first_diff(root, ref)
     if d is None:
-        res.update(agree=True)
-        return res
+        return done(True)
     if container != "pickle":
-        cat = "graph: joblib container"
-    else:
-        cat = graph_category(d)
-    res.update(agree=False, category=cat, detail=d[:600])
-    return res
+        return done(False, F_GRAPH_JOBLIB, container, d[:600])
+    md = MaskedDiff(root, ref)
+    m = md.run()
+    if m is not None:
+        return done(False, F_GRAPH_VALUE, _graph_kind(*m),
+                    "%s: %s  [exact: %s]" % (m[0], m[1][:400], d[:300]))
+    if md.refined:
+        return done(False, F_GRAPH_REFINED,
+                    " ".join(sorted(md.refined)), d[:600])
+    return done(False, F_GRAPH_SHARING, "at " + _field(d.split(":")[0]),
+                d[:600])
 
 
 def worker_main(conn, mem_mb, soft_timeout):
@@ -402,19 +587,19 @@ def worker_main(conn, mem_mb, soft_timeout):
             return
         if task is None:
             return
-        path, pvm = task
+        path, data, pvm = task
         try:
-            res = compare(path, pvm, mem_mb, soft_timeout)
+            res = compare(path, data, pvm, soft_timeout)
         except BaseException as e:           # noqa: B902
-            res = {"path": path, "agree": False,
-                   "category": "reference: internal error (%s)"
-                               % type(e).__name__,
-                   "detail": str(e)[:300]}
+            import traceback
+            res = {"path": path, "agree": False, "family": F_REF_FAIL,
+                   "category": "internal error (%s)" % type(e).__name__,
+                   "detail": traceback.format_exc()[-600:]}
         try:
             conn.send(res)
         except Exception as e:
-            conn.send({"path": path, "agree": False,
-                       "category": "reference: unsendable result",
+            conn.send({"path": path, "agree": False, "family": F_REF_FAIL,
+                       "category": "unsendable result",
                        "detail": str(e)[:300]})
 
 
@@ -422,7 +607,9 @@ def worker_main(conn, mem_mb, soft_timeout):
 # Parent side.
 
 class RefWorker:
-    """One reference worker process, owned by one thread."""
+    """One reference worker process, owned by one thread; restarted after
+    _REF_TASKS_PER_WORKER inputs, and killed and replaced when it overruns
+    the hard deadline."""
 
     def __init__(self, ctx, mem_mb, soft_timeout, hard_timeout):
         self.ctx = ctx
@@ -439,6 +626,7 @@ class RefWorker:
         self.proc.start()
         child.close()
         self.conn = parent
+        self.tasks = 0
 
     def _stop(self, kill):
         if self.proc is None:
@@ -460,43 +648,42 @@ class RefWorker:
     def close(self):
         self._stop(kill=False)
 
-    def run(self, path, pvm):
+    def run(self, path, data, pvm):
         if self.proc is not None and self.tasks >= _REF_TASKS_PER_WORKER:
             self._stop(kill=False)
         if self.proc is None:
             self._start()
-            self.tasks = 0
         self.tasks += 1
         try:
-            self.conn.send((path, pvm))
+            self.conn.send((path, data, pvm))
             if not self.conn.poll(self.hard):
                 self._stop(kill=True)
-                return {"path": path, "agree": False,
-                        "category": "reference: timed out (worker killed)",
+                return {"path": path, "agree": False, "family": F_REF_FAIL,
+                        "category": "timed out (worker killed)",
                         "detail": "no answer in %.0f s" % self.hard}
             return self.conn.recv()
         except (EOFError, OSError):
             self.proc.join(1)
             code = self.proc.exitcode
             self._stop(kill=True)
-            return {"path": path, "agree": False,
-                    "category": "reference: worker died",
+            return {"path": path, "agree": False, "family": F_REF_FAIL,
+                    "category": "worker died (exit code %s)" % code,
                     "detail": "exit code %s" % code}
 
 
-def run_picklevm(picklevm, extra, path, timeout):
-    t0 = time.monotonic()
+def run_picklevm(picklevm, extra, data, timeout):
+    """picklevm trace on `data`, given on standard input (so that both
+    sides see the same bytes even while a fuzzer rewrites its corpus)."""
     try:
-        p = subprocess.run([picklevm, "trace", path, "--format", "json"] + extra,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=timeout)
+        p = subprocess.run([picklevm, "trace", "-", "--format", "json"] + extra,
+                           input=data, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"rc": None, "stdout": "", "stderr": "", "timeout": timeout,
-                "seconds": time.monotonic() - t0}
+        return {"rc": None, "stdout": "", "stderr": "", "timeout": timeout}
     return {"rc": p.returncode,
             "stdout": p.stdout.decode("utf-8", "replace"),
             "stderr": p.stderr.decode("utf-8", "replace"),
-            "timeout": None, "seconds": time.monotonic() - t0}
+            "timeout": None}
 
 
 def collect(dirs, limit):
@@ -511,33 +698,49 @@ def collect(dirs, limit):
                 subdirs.sort()
                 for n in sorted(names):
                     cand.append(os.path.join(root, n))
+        if limit is not None:
+            cand = cand[:max(0, limit - len(files))]
         for f in cand:
             rp = os.path.realpath(f)
             if rp in seen or not os.path.isfile(rp):
                 continue
             seen.add(rp)
             files.append(f)
-    if limit is not None and len(files) > limit:
-        files = files[:limit]
     return files
 
 
-def summarize(results, total):
+def summarize(results):
+    """(agree, disagree, [(family, {count, categories: [(name, {count,
+    examples, detail, opcodes})]})]) ordered by count."""
     agree = sum(1 for r in results if r.get("agree"))
-    cats = collections.OrderedDict()
+    fams = {}
     for r in results:
         if r.get("agree"):
             continue
-        c = cats.setdefault(r["category"], {"count": 0, "examples": [],
-                                            "detail": r.get("detail"),
-                                            "opcodes": collections.Counter()})
+        f = fams.setdefault(r.get("family") or "?", {"count": 0, "cats": {}})
+        f["count"] += 1
+        c = f["cats"].setdefault(r.get("category") or "?", {
+            "count": 0, "examples": [], "detail": r.get("detail"),
+            "opcodes": collections.Counter()})
         c["count"] += 1
         if len(c["examples"]) < 3:
             c["examples"].append(r["path"])
         if r.get("opcode"):
             c["opcodes"][r["opcode"]] += 1
-    ordered = sorted(cats.items(), key=lambda kv: (-kv[1]["count"], kv[0]))
-    return agree, total - agree, ordered
+    out = []
+    for name, f in sorted(fams.items(), key=lambda kv: (-kv[1]["count"], kv[0])):
+        cats = sorted(f["cats"].items(), key=lambda kv: (-kv[1]["count"], kv[0]))
+        out.append((name, f["count"], cats))
+    return agree, len(results) - agree, out
+
+
+def _examples(cats, n=3):
+    ex = []
+    for _, c in cats:
+        for e in c["examples"]:
+            if len(ex) < n and e not in ex:
+                ex.append(e)
+    return ex
 
 
 def main():
@@ -555,12 +758,14 @@ def main():
                     help="picklevm's time per input (default 5 s)")
     ap.add_argument("--ref-timeout", type=float, default=20.0,
                     help="the reference's time per input (default 20 s; the "
-                         "worker is killed after three times that)")
+                         "worker is killed after twice that)")
     ap.add_argument("--ref-mem-mb", type=int, default=2048,
                     help="address-space cap of a reference worker (MiB)")
     ap.add_argument("--picklevm-arg", action="append", default=[],
                     help="an extra argument for picklevm trace "
                          "(e.g. --no-default-allowlist); repeatable")
+    ap.add_argument("--subcategories", type=int, default=4,
+                    help="sub-categories shown per category (default 4)")
     ap.add_argument("-q", "--quiet", action="store_true",
                     help="no progress on standard error")
     args = ap.parse_args()
@@ -572,78 +777,104 @@ def main():
         if not os.path.exists(d):
             ap.error("no such file or folder: %s" % d)
     files = collect(args.dirs, args.limit)
-    total = len(files)
 
     ctx = multiprocessing.get_context("spawn")
     local = threading.local()
     workers = []
     wlock = threading.Lock()
     done = [0]
+    skipped = []
     t0 = time.monotonic()
 
     def one(path):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:                   # a fuzzer removed it meanwhile
+            with wlock:
+                skipped.append(path)
+            return None
         w = getattr(local, "worker", None)
         if w is None:
             w = local.worker = RefWorker(ctx, args.ref_mem_mb,
-                                         args.ref_timeout, 3 * args.ref_timeout)
+                                         args.ref_timeout, 2 * args.ref_timeout)
             with wlock:
                 workers.append(w)
-        pvm = run_picklevm(picklevm, args.picklevm_arg, path, args.timeout)
-        res = w.run(path, pvm)
+        pvm = run_picklevm(picklevm, args.picklevm_arg, data, args.timeout)
+        res = w.run(path, data, pvm)
         with wlock:
             done[0] += 1
-            if not args.quiet and (done[0] % 500 == 0 or done[0] == total):
+            if not args.quiet and done[0] % 500 == 0:
                 sys.stderr.write("differential: %d/%d (%.0f s)\n"
-                                 % (done[0], total, time.monotonic() - t0))
+                                 % (done[0], len(files), time.monotonic() - t0))
         return res
 
     try:
         with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as ex:
-            results = list(ex.map(one, files))
+            results = [r for r in ex.map(one, files) if r is not None]
     finally:
         for w in workers:
             w.close()
 
-    agree, disagree, cats = summarize(results, total)
+    agree, disagree, fams = summarize(results)
     out = []
-    out.append("differential: %d inputs from %s" % (total, " ".join(args.dirs)))
-    out.append("picklevm: %s %s" % (picklevm, " ".join(args.picklevm_arg)))
+    out.append("differential: %d inputs from %s%s" % (
+        len(results), " ".join(args.dirs),
+        (" (%d vanished before they were read)" % len(skipped))
+        if skipped else ""))
+    out.append("picklevm: %s trace - --format json %s" % (
+        picklevm, " ".join(args.picklevm_arg)))
     out.append("agreements: %d" % agree)
-    out.append("disagreements: %d in %d categories" % (disagree, len(cats)))
-    for name, c in cats:
+    out.append("disagreements: %d in %d categories" % (disagree, len(fams)))
+    for name, count, cats in fams:
         out.append("")
-        out.append("  %5d  %s" % (c["count"], name))
-        if c["opcodes"]:
-            out.append("         opcodes: %s" % ", ".join(
-                "%s %d" % kv for kv in c["opcodes"].most_common(6)))
-        for e in c["examples"]:
+        out.append("  %5d  %s" % (count, name))
+        for e in _examples(cats):
             out.append("         e.g. %s" % e)
-        if c["detail"]:
-            det = str(c["detail"]).replace("\n", " ")
-            out.append("         first: %s" % (det if len(det) <= 240
-                                                else det[:237] + "..."))
+        for cname, c in cats[:args.subcategories]:
+            line = "         %5d  %s" % (c["count"], cname)
+            if c["opcodes"]:
+                line += "   [%s]" % ", ".join(
+                    "%s %d" % kv for kv in c["opcodes"].most_common(4))
+            out.append(line)
+            det = str(c["detail"] or "").replace("\n", " ")
+            if det:
+                out.append("                e.g. %s: %s" % (
+                    os.path.basename(c["examples"][0]),
+                    det if len(det) <= 200 else det[:197] + "..."))
+        if len(cats) > args.subcategories:
+            out.append("                (%d more sub-categories, %d inputs)" % (
+                len(cats) - args.subcategories,
+                sum(c["count"] for _, c in cats[args.subcategories:])))
     out.append("")
     out.append("differential: %d agree, %d disagree" % (agree, disagree))
     print("\n".join(out))
+    sys.stdout.flush()
 
     if args.report:
         rep = {
             "picklevm": picklevm,
             "picklevm_args": args.picklevm_arg,
             "inputs": args.dirs,
-            "total": total,
+            "total": len(results),
+            "vanished": skipped,
             "agree": agree,
             "disagree": disagree,
             "categories": [
-                {"category": name, "count": c["count"],
-                 "examples": c["examples"], "first_detail": c["detail"],
-                 "opcodes": dict(c["opcodes"].most_common())}
-                for name, c in cats],
+                {"category": name, "count": count,
+                 "examples": _examples(cats),
+                 "subcategories": [
+                     {"subcategory": cname, "count": c["count"],
+                      "examples": c["examples"], "first_detail": c["detail"],
+                      "opcodes": dict(c["opcodes"].most_common())}
+                     for cname, c in cats]}
+                for name, count, cats in fams],
             "disagreements": [
-                {k: r.get(k) for k in ("path", "category", "detail", "opcode",
-                                       "picklevm", "picklevm_error",
-                                       "reference", "reference_error",
-                                       "python_unpickler", "known")}
+                {k: r.get(k) for k in (
+                    "path", "family", "category", "detail", "opcode",
+                    "picklevm", "picklevm_error", "reference",
+                    "reference_error", "python_unpickler",
+                    "c_unpickler_on_file", "known")}
                 for r in results if not r.get("agree")],
         }
         with open(args.report, "w") as f:

@@ -16,7 +16,7 @@ uint64_t Reader::Available() const {
   return data_.size() - pos_;
 }
 
-absl::Status Reader::Read(uint64_t n, std::string_view* out) {
+absl::Status Reader::ReadSlow(uint64_t n, std::string_view* out) {
   LeaveFinishedFrame();
   if (in_frame_ && n > frame_end_ - pos_) {
     return Error(static_cast<int>(ErrorCode::kFrame),
@@ -72,6 +72,7 @@ absl::Status Reader::BeginFrame(uint64_t length, bool allow_short,
   }
   in_frame_ = true;
   frame_end_ = pos_ + length;
+  limit_ = frame_end_;
   return absl::OkStatus();
 }
 

@@ -16,7 +16,7 @@ class Reader {
  public:
   // `data` is the whole input; reading starts at `start`.
   explicit Reader(std::string_view data, uint64_t start = 0)
-      : data_(data), pos_(start) {}
+      : data_(data), pos_(start), limit_(data.size()) {}
 
   uint64_t pos() const { return pos_; }
   uint64_t size() const { return data_.size(); }
@@ -35,8 +35,17 @@ class Reader {
   bool InUnfinishedFrame() const { return in_frame_ && pos_ < frame_end_; }
 
   // Reads exactly n bytes.  The one place every length prefix is checked
-  // against what is left, before anything depends on it.
-  absl::Status Read(uint64_t n, std::string_view* out);
+  // against what is left, before anything depends on it.  (The common case,
+  // outside any frame, is inline; frames and errors take the slow path.)
+  absl::Status Read(uint64_t n, std::string_view* out) {
+    // limit_ is the end of the current frame, or of the input.
+    if (pos_ < limit_ && n <= limit_ - pos_) {
+      *out = std::string_view(data_.data() + pos_, n);
+      pos_ += n;
+      return absl::OkStatus();
+    }
+    return ReadSlow(n, out);
+  }
   // Reads through the next '\n'; *line includes the '\n'.
   absl::Status ReadLine(std::string_view* line);
   // FRAME's operand was read: start a frame of `length` bytes here.  With
@@ -49,12 +58,17 @@ class Reader {
   absl::Status Error(int code, std::string_view reason) const;
 
  private:
+  absl::Status ReadSlow(uint64_t n, std::string_view* out);
   void LeaveFinishedFrame() {
-    if (in_frame_ && pos_ == frame_end_) in_frame_ = false;
+    if (in_frame_ && pos_ == frame_end_) {
+      in_frame_ = false;
+      limit_ = data_.size();
+    }
   }
 
   std::string_view data_;
   uint64_t pos_;
+  uint64_t limit_;
   bool in_frame_ = false;
   uint64_t frame_end_ = 0;
   uint64_t op_offset_ = 0;

@@ -1,5 +1,8 @@
 #include "vm/machine/machine.h"
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -83,7 +86,7 @@ class Machine {
   absl::Status Err(ErrorCode code, std::string_view reason) const {
     return MakeError(code, op_offset_, opcode_, reason);
   }
-  absl::Status NodeLimit() const {
+  ABSL_ATTRIBUTE_NOINLINE absl::Status NodeLimit() const {
     return Err(ErrorCode::kLimit,
                StrCat("graph exceeds --max-nodes (", g_.max_nodes(),
                             ")"));
@@ -116,14 +119,17 @@ class Machine {
 
   // ---- the two stacks, with the top MARK as a fence -----------------------
   absl::Status Push(Node* n) {
-    if (n == nullptr) return NodeLimit();
-    if (stack_.size() + marks_.size() >= opts_.limits.max_stack) {
-      return Err(ErrorCode::kLimit,
-                 StrCat("stack exceeds --max-stack (",
-                              opts_.limits.max_stack, ")"));
+    if (ABSL_PREDICT_FALSE(n == nullptr)) return NodeLimit();
+    if (ABSL_PREDICT_FALSE(stack_.size() + marks_.size() >=
+                           opts_.limits.max_stack)) {
+      return StackLimit();
     }
     stack_.push_back(n);
     return absl::OkStatus();
+  }
+  ABSL_ATTRIBUTE_NOINLINE absl::Status StackLimit() const {
+    return Err(ErrorCode::kLimit, StrCat("stack exceeds --max-stack (",
+                                         opts_.limits.max_stack, ")"));
   }
   size_t Fence() const { return marks_.empty() ? 0 : marks_.back(); }
   // Items above the fence.
