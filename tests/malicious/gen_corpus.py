@@ -1109,6 +1109,32 @@ def gen_sklearn():
         ["subprocess:check_output"], [["subprocess:check_output", [["id"]]]])
 
 
+def gen_policy():
+    # Globals the policy knows, used in a way it does not admit: each is
+    # refused by load (exit 1, naming the global, its use and the offset)
+    # and flagged by scan.
+    tree("policy_instantiate_only_class_called", 4,
+         call("sklearn.linear_model._logistic", "LogisticRegression"),
+         "an sklearn estimator class (admitted for instantiation) called by REDUCE",
+         ["sklearn.linear_model._logistic:LogisticRegression"])
+    tree("policy_codecs_encode_wrong_codec", 2,
+         call("_codecs", "encode", "abc", "utf-8"),
+         "_codecs.encode outside its constraint (str, 'latin1')",
+         ["_codecs:encode"], calls=[["_codecs:encode", ["abc", "utf-8"]]])
+    tree("policy_reconstruct_foreign_subtype", 2,
+         call("numpy.core.multiarray", "_reconstruct",
+              G("sklearn.linear_model._logistic", "LogisticRegression"), (0,), b"b"),
+         "numpy's _reconstruct with a subtype that is not an ndarray class",
+         ["numpy.core.multiarray:_reconstruct"],
+         calls=[["numpy.core.multiarray:_reconstruct",
+                 [{"$global": "sklearn.linear_model._logistic:LogisticRegression"},
+                  {"$tuple": [0]}, {"$bytes": "Yg=="}]]])
+    tree("policy_pattern_class_with_arguments", 4,
+         Call(G("sklearn.svm._classes", "SVC"), "x", kind="newobj"),
+         "an sklearn class admitted by the pattern, instantiated with arguments (how gadgets are built)",
+         ["sklearn.svm._classes:SVC"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "corpus"))
@@ -1117,6 +1143,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         gen_basic()
         gen_builtins()
+        gen_policy()
         gen_memo()
         gen_call_opcodes()
         gen_dotted()

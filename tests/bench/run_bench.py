@@ -1,0 +1,1068 @@
+#!/usr/bin/python3
+"""Benchmarks of picklevm against CPython's unpickler.
+
+    /usr/bin/python3 tests/bench/run_bench.py [--picklevm PATH] [--quick]
+        [--out tests/bench/README.md] [--workdir DIR] [--keep] [--cpu N]
+
+Generates its inputs into a scratch folder (never in the tree; removed at
+the end unless --keep):
+
+  records_p4.pkl    1,000,000 small records (dicts with str keys, ints,
+  records_p2.pkl    floats, short strs, tuples), pickle protocols 4 and 2
+  text_p0.pkl       the same kind of records as a ~10 MB protocol-0 pickle
+  rf.pkl, rf.joblib a RandomForestClassifier, 100 fully grown trees on
+                    20,000 rows x 20 features (pickle protocol 4; joblib.dump)
+  arrays.joblib     numpy arrays totalling 1 GiB (joblib writes them in
+                    16 MiB chunks; the arrays are held once)
+  memo_graph.pkl    many shared sub-objects: every row refers to pooled
+                    dicts, tuples and lists through the memo, with cycles
+  records_50k_p4.pkl  50,000 records, for the callgrind instruction counts
+
+--quick scales every input down about 10x (100,000 records, 1 MB text,
+10 trees, 100 MiB of arrays, 5,000 records for callgrind) for a smoke run,
+and writes its report to WORKDIR/README.md unless --out is given.
+
+Measures, in one run and pinned to one CPU (--cpu, default the last):
+
+  in-process   picklevm's RunPickle (strict, default policy, into a Graph,
+               no JSON) timed by tests/bench/decode_bench.cc, built here
+               with g++ against the build's libpicklevm_vm.a and the link
+               line CMake uses for the picklevm target; against CPython's
+               pickle.loads (joblib.load(BytesIO) for .joblib) of the same
+               bytes, gc disabled, numpy/sklearn/joblib imported first.
+               Baselines from the same driver: memcpy of the input's size,
+               and an opcode walk (Reader + DecodeOperand, nothing else).
+  whole-process  `picklevm scan`, `picklevm load > /dev/null` and
+               `/usr/bin/python3 -c 'import pickle...; pickle.load(...)'`
+               (joblib.load for .joblib; sklearn imported for the forest),
+               wall time min-of-N, peak RSS from `/usr/bin/time -v`, and
+               `sha256sum FILE` as the checksum baseline.
+  callgrind    instructions of one in-process decode of records_50k_p4.pkl
+               (--toggle-collect on RunPickle), of the opcode walk, and of
+               CPython's pickle.loads on the same bytes (the difference of
+               two runs that differ only by the loads call), plus the top
+               functions of the decode by inclusive and self cost.
+
+Wall times are min-of-N on a warm page cache.  The report states the
+background load seen at the start and the end of the run.
+"""
+
+import os
+import sys
+
+PY = "/usr/bin/python3"
+if os.path.realpath(sys.executable) != os.path.realpath(PY):
+    os.execv(PY, [PY, "-s", os.path.abspath(__file__)] + sys.argv[1:])
+
+import argparse      # noqa: E402
+import datetime      # noqa: E402
+import gc            # noqa: E402
+import hashlib       # noqa: E402
+import io            # noqa: E402
+import json          # noqa: E402
+import pickle        # noqa: E402
+import random        # noqa: E402
+import re            # noqa: E402
+import shlex         # noqa: E402
+import shutil        # noqa: E402
+import statistics    # noqa: E402
+import subprocess    # noqa: E402
+import tempfile      # noqa: E402
+import time          # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+MIB = 1 << 20
+GIB = 1 << 30
+
+# ---- the targets (from the issue) ------------------------------------------
+TARGET_DECODE_SPEEDUP = 5.0      # object-heavy decode vs pickle.loads, gc off
+TARGET_MEM_FACTOR = 2.0          # peak memory <= 2 x input
+TARGET_RF_LOAD_SPEEDUP = 20.0    # whole-process load vs python3 -c
+TARGET_RF_SCAN_MS = 10.0
+TARGET_BIG_SCAN_MS = 50.0
+TARGET_BIG_SCAN_RSS = 64 * MIB
+TARGET_SHA_TOLERANCE = 1.10      # "at the speed of sha256sum": within 10 %
+TARGET_WALK_FACTOR = 2.0         # decode within 2x of the opcode walk
+
+
+# =============================================================================
+# Input generators (each runs in a child process so the parent stays small)
+# =============================================================================
+
+LABELS = ["red", "green", "blue", "cyan", "magenta", "yellow", "black",
+          "white", "orange", "purple"]
+
+
+def make_records(n, seed):
+    """Small records: str keys, ints of several widths, floats, short strs
+    (fresh objects) and labels (shared objects, so memo hits), tuples."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        out.append({
+            "id": i,
+            "user": "u%07d" % rng.randrange(10_000_000),
+            "score": rng.random() * 100.0,
+            "count": rng.randrange(1000),
+            "delta": rng.randrange(-2**31, 2**31),
+            "label": rng.choice(LABELS),
+            "pos": (rng.random(), rng.random()),
+            "flags": (i % 2 == 0, i % 7),
+        })
+    return out
+
+
+def gen_records(path, n, protocol):
+    recs = make_records(n, seed=1)
+    with open(path, "wb") as f:
+        pickle.dump(recs, f, protocol=protocol)
+
+
+def gen_text(path, target_bytes):
+    sample = len(pickle.dumps(make_records(2000, seed=2), protocol=0))
+    n = max(100, int(target_bytes / (sample / 2000)))
+    with open(path, "wb") as f:
+        pickle.dump(make_records(n, seed=2), f, protocol=0)
+
+
+def gen_forest(pkl_path, joblib_path, trees, rows):
+    import joblib
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    x, y = make_classification(n_samples=rows, n_features=20,
+                               n_informative=12, n_redundant=4,
+                               flip_y=0.03, random_state=0)
+    clf = RandomForestClassifier(n_estimators=trees, max_depth=None,
+                                 min_samples_leaf=1, n_jobs=2,
+                                 random_state=0)
+    clf.fit(x, y)
+    clf.n_jobs = None
+    with open(pkl_path, "wb") as f:
+        pickle.dump(clf, f, protocol=pickle.DEFAULT_PROTOCOL)
+    joblib.dump(clf, joblib_path)
+    nodes = sum(t.tree_.node_count for t in clf.estimators_)
+    print(json.dumps({"trees": trees, "rows": rows, "tree_nodes": nodes}))
+
+
+def gen_arrays(path, total_bytes):
+    """Arrays of several dtypes totalling total_bytes, filled in 16 MiB
+    slices (no whole-array temporaries); joblib.dump streams each array to
+    the file in 16 MiB chunks, so the process holds one copy."""
+    import joblib
+    import numpy as np
+    rng = np.random.default_rng(0)
+    shares = [("embeddings", np.float32, 128, 0.5),
+              ("weights", np.float64, 64, 0.25),
+              ("ids", np.int64, 1, 0.125),
+              ("scores", np.float32, 1, 0.0625),
+              ("mask", np.uint8, 1, 0.0625)]
+    arrays = {}
+    for name, dtype, cols, share in shares:
+        itemsize = np.dtype(dtype).itemsize * cols
+        rows = int(total_bytes * share) // itemsize
+        a = np.empty((rows, cols) if cols > 1 else (rows,), dtype=dtype)
+        flat = a.reshape(-1)
+        step = (16 * MIB) // np.dtype(dtype).itemsize
+        for i in range(0, flat.size, step):
+            chunk = flat[i:i + step]
+            if np.issubdtype(dtype, np.floating):
+                rng.random(out=chunk, dtype=dtype)
+            else:
+                chunk[...] = rng.integers(0, 2**31 if dtype is np.int64
+                                          else 2, size=chunk.size,
+                                          dtype=dtype)
+        arrays[name] = a
+    joblib.dump(arrays, path)
+    print(json.dumps({"array_bytes": sum(a.nbytes for a in arrays.values())}))
+
+
+def gen_memo_graph(path, pool, refs):
+    """A pool of dicts (each with a shared leaf tuple, and a peers list that
+    holds itself (a cycle) and earlier dicts), shared groups of dicts, and
+    `refs` rows that each refer to a pooled dict, leaf and group.  Every
+    reference is to an object already memoized, so the pickler never
+    recurses deeply."""
+    rng = random.Random(3)
+    leaves = [("leaf", i, float(i)) for i in range(pool)]
+    nodes = []
+    for i in range(pool):
+        d = {"id": i, "leaf": leaves[i]}
+        d["peers"] = [d] + [nodes[rng.randrange(i)] for _ in range(3)] \
+            if i else [d]
+        nodes.append(d)
+    groups = [[nodes[rng.randrange(pool)] for _ in range(8)]
+              for _ in range(pool // 4)]
+    rows = [(nodes[rng.randrange(pool)], leaves[rng.randrange(pool)],
+             groups[rng.randrange(len(groups))]) for _ in range(refs)]
+    root = {"nodes": nodes, "groups": groups, "rows": rows}
+    with open(path, "wb") as f:
+        pickle.dump(root, f, protocol=4)
+
+
+GENERATORS = {
+    "records": lambda a: gen_records(a[0], int(a[1]), int(a[2])),
+    "text": lambda a: gen_text(a[0], int(a[1])),
+    "forest": lambda a: gen_forest(a[0], a[1], int(a[2]), int(a[3])),
+    "arrays": lambda a: gen_arrays(a[0], int(a[1])),
+    "memo": lambda a: gen_memo_graph(a[0], int(a[1]), int(a[2])),
+}
+
+
+# =============================================================================
+# CPython in-process timing (child process)
+# =============================================================================
+
+def py_time(path, loader, repeat, min_seconds):
+    # Imported beforehand, so only unpickling is timed.
+    import numpy            # noqa: F401
+    import sklearn          # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.tree     # noqa: F401
+    import joblib
+    with open(path, "rb") as f:
+        data = f.read()
+    if loader == "joblib":
+        def fn(b):
+            return joblib.load(io.BytesIO(b))
+    else:
+        fn = pickle.loads
+    gc.collect()
+    gc.disable()
+    obj = fn(data)  # warm-up
+    del obj
+    gc.collect()    # explicit collection still works with gc disabled
+    runs = []
+    start = time.perf_counter()
+    while len(runs) < repeat or (time.perf_counter() - start < min_seconds
+                                 and len(runs) < 10000):
+        t0 = time.perf_counter_ns()
+        obj = fn(data)
+        t1 = time.perf_counter_ns()
+        del obj
+        gc.collect()
+        runs.append(t1 - t0)
+    print(json.dumps({"runs": runs}))
+
+
+# CPython's loads under callgrind: run twice, with and without the call.
+PY_CALLGRIND = (
+    "import gc, os, pickle, sys\n"
+    "data = open(sys.argv[1], 'rb').read()\n"
+    "gc.disable()\n"
+    "if sys.argv[2] == '1':\n"
+    "    obj = pickle.loads(data)\n"
+    "sys.stdout.flush()\n"
+    "os._exit(0)\n")
+
+
+# =============================================================================
+# Helpers
+# =============================================================================
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, check=True, **kw)
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True,
+                              text=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def child(args, cpu=None):
+    """Runs this script in a child mode; returns its stdout."""
+    argv = [PY, "-s", os.path.abspath(__file__)] + args
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    return subprocess.run(argv, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def fmt_ms(ns):
+    if ns is None:
+        return "—"
+    ms = ns / 1e6
+    if ms >= 100:
+        return f"{ms:,.0f} ms"
+    if ms >= 10:
+        return f"{ms:.1f} ms"
+    if ms >= 1:
+        return f"{ms:.2f} ms"
+    return f"{ms:.3f} ms"
+
+
+def fmt_size(n):
+    if n >= GIB:
+        return f"{n / GIB:.2f} GiB"
+    if n >= MIB:
+        return f"{n / MIB:.1f} MiB"
+    return f"{n / 1024:.1f} KiB"
+
+
+def fmt_x(x, digits=1):
+    if x is None:
+        return "—"
+    if x >= 100:
+        return f"{x:,.0f}×"
+    return f"{x:.{digits}f}×"
+
+
+def fmt_int(n):
+    return f"{n:,}"
+
+
+def background_load():
+    """Processes using a lot of CPU other than this run (the fuzzers)."""
+    out = sh("ps -eo pid,ni,pcpu,etime,args --sort=-pcpu")
+    rows = []
+    for line in out.splitlines()[1:]:
+        parts = line.split(None, 4)
+        if len(parts) < 5:
+            continue
+        pid, ni, pcpu, etime, args = parts
+        try:
+            if float(pcpu) < 20 or int(pid) == os.getpid():
+                continue
+        except ValueError:
+            continue
+        if "run_bench.py" in args:
+            continue
+        rows.append(f"pid {pid} nice {ni} {pcpu}% CPU: "
+                    f"{shlex.split(args)[0] if args else '?'}")
+    load = sh("cat /proc/loadavg")
+    return rows, load
+
+
+def machine_info():
+    lscpu = sh("lscpu")
+    model = re.search(r"Model name:\s*(.*)", lscpu)
+    cpus = re.search(r"^CPU\(s\):\s*(\d+)", lscpu, re.M)
+    tpc = re.search(r"Thread\(s\) per core:\s*(\d+)", lscpu)
+    hyp = re.search(r"Hypervisor vendor:\s*(.*)", lscpu)
+    mem = re.search(r"MemTotal:\s*(\d+) kB", open("/proc/meminfo").read())
+    return {
+        "model": model.group(1).strip() if model else "?",
+        "cpus": int(cpus.group(1)) if cpus else os.cpu_count(),
+        "threads_per_core": tpc.group(1) if tpc else "?",
+        "hypervisor": hyp.group(1).strip() if hyp else "none",
+        "mem_gib": int(mem.group(1)) / (1 << 20) if mem else 0,
+        "kernel": sh("uname -r"),
+        "os": sh(". /etc/os-release && echo $PRETTY_NAME"),
+        "gxx": sh("g++ --version | head -1"),
+        "python": sh(f"{PY} -c 'import sys; print(sys.version.split()[0])'"),
+        "libs": sh(f"{PY} -c 'import numpy, sklearn, joblib; "
+                   "print(numpy.__version__, sklearn.__version__, "
+                   "joblib.__version__)'"),
+        "valgrind": sh("valgrind --version"),
+        "sha256sum": sh("sha256sum --version | head -1"),
+    }
+
+
+def git_state():
+    head = sh(f"git -C {shlex.quote(REPO)} rev-parse --short HEAD")
+    dirty = sh(f"git -C {shlex.quote(REPO)} status --porcelain -- vm tools "
+               "CMakeLists.txt")
+    return head, [line for line in dirty.splitlines() if line]
+
+
+# ---- building the driver ----------------------------------------------------
+
+def link_libraries(build_dir):
+    """The picklevm target's LINK_LIBRARIES from build.ninja (the libraries
+    CMake links the project with), with libpicklevm_vm.a made absolute."""
+    ninja = os.path.join(build_dir, "build.ninja")
+    with open(ninja) as f:
+        text = f.read()
+    m = re.search(r"^build picklevm: .*?\n(?:  .*\n)*?  LINK_LIBRARIES = (.*)$",
+                  text, re.M)
+    if not m:
+        raise SystemExit(f"no LINK_LIBRARIES for picklevm in {ninja}")
+    return shlex.split(m.group(1))
+
+
+def build_driver(build_dir, work, lib_copy):
+    libs = [lib_copy if os.path.basename(x) == "libpicklevm_vm.a" else x
+            for x in link_libraries(build_dir)]
+    exe = os.path.join(work, "decode_bench")
+    cmd = (["g++", "-O2", "-g", "-DNDEBUG", "-std=c++20", "-pthread",
+            "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
+            "-Wno-restrict", f"-I{REPO}",
+            os.path.join(HERE, "decode_bench.cc"), "-o", exe] + libs)
+    run(cmd)
+    return exe, cmd
+
+
+def stale_headers(lib):
+    """vm/ headers edited after the library was built (the driver compiles
+    against today's headers and links yesterday's library)."""
+    t = os.path.getmtime(lib)
+    out = []
+    for root, _, files in os.walk(os.path.join(REPO, "vm")):
+        for f in files:
+            if f.endswith((".h", ".inc")):
+                p = os.path.join(root, f)
+                if os.path.getmtime(p) > t:
+                    out.append(os.path.relpath(p, REPO))
+    return sorted(out)
+
+
+# ---- measuring ----------------------------------------------------------------
+
+def min_of(runs):
+    return min(runs) if runs else None
+
+
+def time_cmd(argv, repeat, min_seconds, max_runs=30, ok=(0,)):
+    """Wall time of a whole process (this process and its children are
+    pinned to one CPU), min-of-N."""
+    subprocess.run(argv, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)  # warm-up
+    runs = []
+    start = time.perf_counter()
+    status = None
+    while len(runs) < repeat or (time.perf_counter() - start < min_seconds
+                                 and len(runs) < max_runs):
+        t0 = time.perf_counter_ns()
+        p = subprocess.run(argv, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+        t1 = time.perf_counter_ns()
+        status = p.returncode
+        if p.returncode not in ok:
+            return {"error": f"exit {p.returncode}: "
+                             f"{p.stderr.decode(errors='replace')[:300]}"}
+        runs.append(t1 - t0)
+    return {"runs": runs, "min": min(runs),
+            "median": int(statistics.median(runs)), "status": status}
+
+
+def peak_rss(argv):
+    """Peak RSS in bytes from /usr/bin/time -v (the command's stdout is
+    discarded)."""
+    p = subprocess.run(["/usr/bin/time", "-v"] + argv,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    return int(m.group(1)) * 1024 if m else None
+
+
+def measure_process(argv, repeat, min_seconds, ok=(0,)):
+    r = time_cmd(argv, repeat, min_seconds, ok=ok)
+    if "error" not in r:
+        r["rss"] = peak_rss(argv)
+    return r
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    return None
+
+
+def callgrind(work, driver, pv_lib_cmd, small):
+    """Instruction counts and the decode's profile."""
+    res = {}
+    out = os.path.join(work, "callgrind.decode.out")
+    base = ["valgrind", "--tool=callgrind", "--dump-instr=no",
+            "--collect-jumps=no"]
+    run(base + [f"--callgrind-out-file={out}",
+                "--toggle-collect=picklevm::RunPickle*",
+                driver, small, "--no-probe", "--modes", "strict",
+                "--repeat", "1", "--warmup", "0", "--min-seconds", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    res["decode_ir"] = callgrind_total(out)
+    res["decode_out"] = out
+    out_walk = os.path.join(work, "callgrind.walk.out")
+    run(base + [f"--callgrind-out-file={out_walk}",
+                "--toggle-collect=picklevm::bench::OpcodeWalk*",
+                driver, small, "--no-probe", "--modes", "walk",
+                "--repeat", "1", "--warmup", "0", "--min-seconds", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    res["walk_ir"] = callgrind_total(out_walk)
+    py_ir = []
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    for flag in ("0", "1"):
+        o = os.path.join(work, f"callgrind.python.{flag}.out")
+        run(base + [f"--callgrind-out-file={o}", PY, "-s", "-c",
+                    PY_CALLGRIND, small, flag],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        py_ir.append(callgrind_total(o))
+    res["python_base_ir"], res["python_total_ir"] = py_ir
+    res["python_ir"] = py_ir[1] - py_ir[0]
+    for key, flag in (("inclusive", "yes"), ("self", "no")):
+        p = subprocess.run(["callgrind_annotate", f"--inclusive={flag}",
+                            "--threshold=100", out],
+                           capture_output=True, text=True)
+        res[key] = parse_annotate(p.stdout, 10)
+    return res
+
+
+def parse_annotate(text, top):
+    rows = []
+    started = False
+    for line in text.splitlines():
+        if re.match(r"^-+$", line.strip()) and rows == [] and started:
+            continue
+        m = re.match(r"^\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*)$", line)
+        if m and "PROGRAM TOTALS" not in line:
+            started = True
+            name = m.group(3)
+            name = re.sub(r"\s*\[[^\]]*\]\s*$", "", name)  # object file
+            if ":" in name and not name.startswith("???"):
+                # "file:function": keep the function
+                head, _, tail = name.partition(":")
+                if "/" in head or head.endswith((".cc", ".h", ".c")) or \
+                        head == "???":
+                    name = tail
+            rows.append((int(m.group(1).replace(",", "")),
+                         float(m.group(2)), short_name(name)))
+            if len(rows) >= top:
+                break
+    return rows
+
+
+def short_name(name):
+    """Drops argument lists and template noise from a demangled name."""
+    name = name.strip()
+    name = name.replace("std::basic_string_view<char, std::char_traits<char> >",
+                        "std::string_view")
+    name = name.replace("std::__cxx11::basic_string<char, "
+                        "std::char_traits<char>, std::allocator<char> >",
+                        "std::string")
+    # The lambda/abseil names can be huge; cut the argument list.
+    depth = 0
+    for i, c in enumerate(name):
+        if c == "<":
+            depth += 1
+        elif c == ">":
+            depth -= 1
+        elif c == "(" and depth == 0 and i > 0:
+            name = name[:i] + "(…)" + ("" if name.endswith(")") else "")
+            break
+    if len(name) > 110:
+        name = name[:107] + "…"
+    return name
+
+
+# =============================================================================
+# The run
+# =============================================================================
+
+def plan(quick):
+    s = 10 if quick else 1
+    return {
+        "records": 1_000_000 // s,
+        "text_bytes": 10_000_000 // s,
+        "trees": 100 // s,
+        "rows": 20_000,
+        "arrays_bytes": GIB // s,
+        "memo_pool": 100_000 // s,
+        "memo_refs": 1_000_000 // s,
+        "callgrind_records": 50_000 // s,
+    }
+
+
+def generate(work, p, cpu):
+    """Writes the inputs; returns their descriptions in table order."""
+    inputs = []
+
+    def path(name):
+        return os.path.join(work, name)
+
+    t = time.time()
+    for proto in (4, 2):
+        name = f"records_p{proto}.pkl"
+        log(f"generating {name} ({p['records']:,} records)")
+        child(["--generate", "records", path(name), str(p["records"]),
+               str(proto)])
+        inputs.append({"name": name, "path": path(name), "loader": "pickle",
+                       "heavy": True,
+                       "what": f"{p['records']:,} records, protocol {proto}"})
+    log("generating text_p0.pkl")
+    child(["--generate", "text", path("text_p0.pkl"), str(p["text_bytes"])])
+    inputs.append({"name": "text_p0.pkl", "path": path("text_p0.pkl"),
+                   "loader": "pickle", "heavy": True,
+                   "what": "records, protocol 0 (text)"})
+    log("generating memo_graph.pkl")
+    child(["--generate", "memo", path("memo_graph.pkl"), str(p["memo_pool"]),
+           str(p["memo_refs"])])
+    inputs.append({"name": "memo_graph.pkl", "path": path("memo_graph.pkl"),
+                   "loader": "pickle", "heavy": True,
+                   "what": f"{p['memo_refs']:,} rows over a pool of "
+                           f"{p['memo_pool']:,} shared dicts (protocol 4)"})
+    log(f"generating rf.pkl / rf.joblib ({p['trees']} trees, "
+        f"{p['rows']:,} rows; training)")
+    info = json.loads(child(["--generate", "forest", path("rf.pkl"),
+                             path("rf.joblib"), str(p["trees"]),
+                             str(p["rows"])]))
+    for name, loader in (("rf.pkl", "pickle"), ("rf.joblib", "joblib")):
+        inputs.append({"name": name, "path": path(name), "loader": loader,
+                       "sklearn": True, "heavy": False,
+                       "what": f"RandomForestClassifier, {info['trees']} "
+                               f"trees, {info['tree_nodes']:,} tree nodes"
+                               + (" (pickle protocol 4)" if loader == "pickle"
+                                  else " (joblib.dump)")})
+    log(f"generating arrays.joblib ({fmt_size(p['arrays_bytes'])})")
+    info = json.loads(child(["--generate", "arrays", path("arrays.joblib"),
+                             str(p["arrays_bytes"])]))
+    inputs.append({"name": "arrays.joblib", "path": path("arrays.joblib"),
+                   "loader": "joblib", "heavy": False, "big": True,
+                   "what": f"5 numpy arrays, {fmt_size(info['array_bytes'])}"
+                           " (joblib.dump)"})
+    small = path(f"records_{p['callgrind_records'] // 1000}k_p4.pkl")
+    child(["--generate", "records", small, str(p["callgrind_records"]), "4"])
+    for i in inputs:
+        i["bytes"] = os.path.getsize(i["path"])
+    log(f"inputs generated in {time.time() - t:.0f} s")
+    return inputs, small
+
+
+def python_cmd(inp):
+    if inp["loader"] == "joblib":
+        code = "import joblib,sys; joblib.load(sys.argv[1])"
+    elif inp.get("sklearn"):
+        code = ("import pickle,sys,sklearn.ensemble; "
+                "pickle.load(open(sys.argv[1],'rb'))")
+    else:
+        code = "import pickle,sys; pickle.load(open(sys.argv[1],'rb'))"
+    return [PY, "-c", code, inp["path"]], code
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--picklevm", default=os.path.join(REPO, "build",
+                                                       "picklevm"))
+    ap.add_argument("--build-dir", help="the CMake build folder with "
+                    "libpicklevm_vm.a and build.ninja (default: the folder "
+                    "of --picklevm)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out")
+    ap.add_argument("--workdir", help="scratch folder (default: a new "
+                    "temporary folder under /var/tmp)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the scratch folder and its inputs")
+    ap.add_argument("--cpu", type=int, default=(os.cpu_count() or 1) - 1)
+    ap.add_argument("--no-callgrind", action="store_true")
+    # Child modes.
+    ap.add_argument("--generate", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--py-time", nargs=4, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    if a.generate:
+        GENERATORS[a.generate[0]](a.generate[1:])
+        return 0
+    if a.py_time:
+        py_time(a.py_time[0], a.py_time[1], int(a.py_time[2]),
+                float(a.py_time[3]))
+        return 0
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    picklevm_src = os.path.abspath(a.picklevm)
+    build_dir = os.path.abspath(a.build_dir or os.path.dirname(picklevm_src))
+    lib_src = os.path.join(build_dir, "libpicklevm_vm.a")
+    for f in (picklevm_src, lib_src):
+        if not os.path.exists(f):
+            raise SystemExit(f"missing {f} (build with ninja -C {build_dir})")
+    if a.workdir:
+        work = os.path.abspath(a.workdir)
+        os.makedirs(work, exist_ok=True)
+    else:
+        work = tempfile.mkdtemp(prefix="picklevm-bench-", dir="/var/tmp")
+    out_path = a.out or (os.path.join(work, "README.md") if a.quick
+                         else os.path.join(HERE, "README.md"))
+    log(f"scratch folder {work}")
+
+    # Copies, so a rebuild by someone else during the run changes nothing.
+    picklevm = os.path.join(work, "picklevm")
+    lib = os.path.join(work, "libpicklevm_vm.a")
+    shutil.copy2(picklevm_src, picklevm)
+    shutil.copy2(lib_src, lib)
+    stale = stale_headers(lib_src)
+    head, dirty = git_state()
+    log("building tests/bench/decode_bench.cc")
+    driver, driver_cmd = build_driver(build_dir, work, lib)
+
+    bg_start, load_start = background_load()
+    p = plan(a.quick)
+    inputs, small = generate(work, p, a.cpu)
+
+    # Everything from here on runs on one CPU (children inherit it).
+    os.sched_setaffinity(0, {a.cpu})
+    for i in inputs:
+        sh(f"cat {shlex.quote(i['path'])} > /dev/null")  # warm page cache
+
+    spawn = time_cmd(["/bin/true"], 20, 0.5)
+
+    quick_reps = 3 if a.quick else 5
+    for i in inputs:
+        big = i.get("big")
+        log(f"{i['name']}: in-process (picklevm driver)")
+        modes = "strict,record,walk,memcpy" + (",sha256" if big else "")
+        i["pv"] = json.loads(subprocess.run(
+            [driver, i["path"], "--modes", modes, "--repeat",
+             str(quick_reps), "--min-seconds", "0.3" if a.quick else "2"],
+            check=True, capture_output=True, text=True).stdout)
+        log(f"{i['name']}: in-process (CPython)")
+        i["py"] = json.loads(child(
+            ["--py-time", i["path"], i["loader"],
+             str(3 if big else quick_reps), "0.3" if a.quick else "2"]))
+        log(f"{i['name']}: whole process")
+        i["scan"] = measure_process([picklevm, "scan", i["path"]],
+                                    quick_reps, 0.5 if a.quick else 2)
+        i["load"] = measure_process([picklevm, "load", i["path"]],
+                                    quick_reps, 0.5 if a.quick else 2)
+        argv, code = python_cmd(i)
+        i["python_code"] = code
+        i["python"] = measure_process(argv, 3, 0)
+        i["sha256sum"] = time_cmd(["sha256sum", i["path"]], quick_reps,
+                                  0.3 if a.quick else 1)
+
+    cg = None
+    if not a.no_callgrind:
+        log(f"callgrind on {os.path.basename(small)}")
+        cg = callgrind(work, driver, None, small)
+        cg["input"] = os.path.basename(small)
+        cg["bytes"] = os.path.getsize(small)
+        cg["opcodes"] = json.loads(subprocess.run(
+            [driver, small, "--modes", "walk", "--repeat", "1",
+             "--min-seconds", "0", "--warmup", "0"], check=True,
+            capture_output=True, text=True).stdout)["opcodes"]
+
+    bg_end, load_end = background_load()
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    argv_shown = ["/usr/bin/python3", "tests/bench/run_bench.py"]
+    if a.picklevm != os.path.join(REPO, "build", "picklevm"):
+        argv_shown += ["--picklevm", a.picklevm]
+    if a.quick:
+        argv_shown.append("--quick")
+    if a.out:
+        argv_shown += ["--out", a.out]
+    report = render(
+        inputs=inputs, cg=cg, quick=a.quick, machine=machine_info(),
+        started=started, finished=finished, command=" ".join(argv_shown),
+        head=head, dirty=dirty, stale=stale, driver_cmd=driver_cmd,
+        bg=(bg_start, load_start, bg_end, load_end), spawn=spawn, cpu=a.cpu,
+        picklevm_sha=hashlib.sha256(open(picklevm, "rb").read()).hexdigest(),
+        plan=p)
+    with open(out_path, "w") as f:
+        f.write(report)
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump({"inputs": inputs, "callgrind": cg}, f, indent=1,
+                  default=str)
+    log(f"report written to {out_path}")
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log(f"kept {work}")
+    return 0
+
+
+# =============================================================================
+# The report
+# =============================================================================
+
+def verdict(ok):
+    if ok is None:
+        return "n/a"
+    return "**met**" if ok else "**not met**"
+
+
+def render(inputs, cg, quick, machine, started, finished, command, head,
+           dirty, stale, driver_cmd, bg, spawn, cpu, picklevm_sha, plan):
+    by = {i["name"]: i for i in inputs}
+    L = []
+    w = L.append
+    w("# picklevm benchmarks")
+    w("")
+    if quick:
+        w("**Quick run (`--quick`): every input is about 10× smaller than "
+          "the real benchmark; the targets below are judged on the small "
+          "inputs and mean little.**")
+        w("")
+    w(f"Run {started:%Y-%m-%d %H:%M}–{finished:%H:%M} UTC on "
+      f"{machine['model']} ({machine['cpus']} vCPUs, "
+      f"{machine['threads_per_core']} thread per core, "
+      f"{machine['hypervisor']} guest), {machine['mem_gib']:.0f} GiB RAM, "
+      f"{machine['os']}, Linux {machine['kernel']}.  Tools: {machine['gxx']}; "
+      f"Python {machine['python']} (`/usr/bin/python3`); numpy / "
+      f"scikit-learn / joblib {machine['libs'].replace(' ', ' / ')}; "
+      f"{machine['valgrind']}; {machine['sha256sum']}.")
+    w("")
+    w("Reproduce (from the root of the repository, after "
+      "`ninja -C build`):")
+    w("")
+    w("```sh")
+    w(command)
+    w("```")
+    w("")
+    rev = head + (" with uncommitted changes in vm/ or tools/ ("
+                  + ", ".join(d.split()[-1] for d in dirty) + ")"
+                  if dirty else "")
+    w(f"picklevm: commit {rev}; binary sha256 {picklevm_sha[:16]}…, "
+      "RelWithDebInfo (`-O2 -g`), copied at the start of the run.")
+    if stale:
+        w(f"Warning: vm/ headers newer than libpicklevm_vm.a when the driver "
+          f"was built: {', '.join(stale)}.")
+    w("")
+    bg_start, load_start, bg_end, load_end = bg
+    w("**Background load.** Two libFuzzer campaigns (nice 10) were scheduled "
+      "on this 2-vCPU machine during the run, so wall times are noisy; "
+      "everything measured was pinned to CPU "
+      f"{cpu} (`sched_setaffinity`, inherited by every child) and is the "
+      "minimum of N runs, and the in-process comparison is also given in "
+      "instructions (callgrind), which the fuzzers do not disturb.  Seen at "
+      f"the start (load average {load_start}): "
+      + ("; ".join(bg_start) if bg_start else "nothing above 20 % CPU")
+      + f".  At the end (load average {load_end}): "
+      + ("; ".join(bg_end) if bg_end else "nothing above 20 % CPU") + ".")
+    w("")
+
+    # ---- targets --------------------------------------------------------
+    heavy = [i for i in inputs if i.get("heavy")]
+    w("## Targets")
+    w("")
+    w("| target | measured | status |")
+    w("|---|---|---|")
+
+    def pv_min(i, mode):
+        return min_of(i["pv"]["runs"].get(mode, []))
+
+    def ratio(a_, b_):
+        return a_ / b_ if a_ and b_ else None
+
+    for i in heavy:
+        sp = ratio(min_of(i["py"]["runs"]), pv_min(i, "strict"))
+        w(f"| object-heavy decode ≥ {TARGET_DECODE_SPEEDUP:g}× faster than "
+          f"`pickle.loads` (gc off): `{i['name']}` | {fmt_x(sp)} "
+          f"({fmt_ms(pv_min(i, 'strict'))} vs "
+          f"{fmt_ms(min_of(i['py']['runs']))}) | "
+          f"{verdict(sp is not None and sp >= TARGET_DECODE_SPEEDUP)} |")
+    for i in heavy:
+        rss = i["load"].get("rss")
+        mem = (i["pv"]["arena_reserved"] + i["bytes"]) / i["bytes"]
+        f_ = rss / i["bytes"] if rss else None
+        w(f"| peak memory ≤ {TARGET_MEM_FACTOR:g}× input: `{i['name']}` "
+          f"({fmt_size(i['bytes'])}) | `load` peak RSS "
+          f"{fmt_size(rss) if rss else '—'} = {fmt_x(f_)} input; decode "
+          f"alone (input + graph arena) {fmt_x(mem)} | "
+          f"{verdict(f_ is not None and f_ <= TARGET_MEM_FACTOR)} |")
+    for name in ("rf.pkl", "rf.joblib"):
+        i = by[name]
+        lo, py = i["load"].get("min"), i["python"].get("min")
+        sp = ratio(py, lo)
+        w(f"| RandomForest whole-process `load` ≥ "
+          f"{TARGET_RF_LOAD_SPEEDUP:g}× faster than `python3 -c`: "
+          f"`{name}` | {fmt_x(sp)} ({fmt_ms(lo)} vs {fmt_ms(py)}) | "
+          f"{verdict(sp is not None and sp >= TARGET_RF_LOAD_SPEEDUP)} |")
+    for name in ("rf.pkl", "rf.joblib"):
+        i = by[name]
+        sc = i["scan"].get("min")
+        w(f"| RandomForest `scan` < {TARGET_RF_SCAN_MS:g} ms: `{name}` | "
+          f"{fmt_ms(sc)} | "
+          f"{verdict(sc is not None and sc / 1e6 < TARGET_RF_SCAN_MS)} |")
+    big = by["arrays.joblib"]
+    sc, rss = big["scan"].get("min"), big["scan"].get("rss")
+    w(f"| {fmt_size(big['bytes'])} joblib `scan` < {TARGET_BIG_SCAN_MS:g} ms "
+      f"| {fmt_ms(sc)} | "
+      f"{verdict(sc is not None and sc / 1e6 < TARGET_BIG_SCAN_MS)} |")
+    w(f"| {fmt_size(big['bytes'])} joblib `scan` RSS < "
+      f"{fmt_size(TARGET_BIG_SCAN_RSS)} | {fmt_size(rss) if rss else '—'} | "
+      f"{verdict(rss is not None and rss < TARGET_BIG_SCAN_RSS)} |")
+    lo, ss = big["load"].get("min"), big["sha256sum"].get("min")
+    w(f"| {fmt_size(big['bytes'])} joblib `load` (with checksums) at the "
+      f"speed of `sha256sum` (within {TARGET_SHA_TOLERANCE - 1:.0%}) | "
+      f"`load` {fmt_ms(lo)} vs `sha256sum` {fmt_ms(ss)} "
+      f"({fmt_x(ratio(lo, ss), 2)}) | "
+      f"{verdict(lo is not None and ss and lo <= ss * TARGET_SHA_TOLERANCE)} |")
+    for i in heavy:
+        f_ = ratio(pv_min(i, "strict"), pv_min(i, "walk"))
+        w(f"| decode within {TARGET_WALK_FACTOR:g}× of the opcode walk: "
+          f"`{i['name']}` | {fmt_x(f_, 2)} ({fmt_ms(pv_min(i, 'strict'))} "
+          f"vs {fmt_ms(pv_min(i, 'walk'))}) | "
+          f"{verdict(f_ is not None and f_ <= TARGET_WALK_FACTOR)} |")
+    if cg:
+        f_ = cg["decode_ir"] / cg["walk_ir"]
+        w(f"| decode within {TARGET_WALK_FACTOR:g}× of the opcode walk, in "
+          f"instructions: `{cg['input']}` | {fmt_x(f_, 2)} | "
+          f"{verdict(f_ <= TARGET_WALK_FACTOR)} |")
+    w("")
+    w("Criteria: speed ratios are CPython's minimum over picklevm's minimum; "
+      "“peak memory” is `picklevm load`'s peak RSS (the mapped input pages "
+      "it reads count in it) over the input size; “at the speed of "
+      f"sha256sum” is `load` taking at most {TARGET_SHA_TOLERANCE:.2f}× "
+      "`sha256sum FILE`'s wall time; the walk ratio is the strict decode's "
+      "minimum over the walk's minimum.")
+    w("")
+
+    # ---- in-process --------------------------------------------------------
+    w("## In-process decode")
+    w("")
+    w("Bytes already in memory; picklevm = `RunPickle` (strict, default "
+      "policy) into a fresh `Graph`, no JSON (`tests/bench/decode_bench.cc`); "
+      "CPython = `pickle.loads(data)` (`joblib.load(io.BytesIO(data))` for "
+      ".joblib) with `gc.disable()`, numpy/sklearn/joblib imported first. "
+      "Both: minimum over N runs after a warm-up, result freed outside the "
+      "timed region.  Baselines from the same driver on the same bytes.")
+    w("")
+    w("| input | size | picklevm decode | CPython loads | ratio | opcode walk "
+      "| decode ÷ walk | memcpy | graph arena | nodes | runs pv/py |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for i in inputs:
+        st, wk = pv_min(i, "strict"), pv_min(i, "walk")
+        py = min_of(i["py"]["runs"])
+        w(f"| `{i['name']}` | {fmt_size(i['bytes'])} | {fmt_ms(st)} | "
+          f"{fmt_ms(py)} | {fmt_x(ratio(py, st))} | {fmt_ms(wk)} | "
+          f"{fmt_x(ratio(st, wk), 2)} | {fmt_ms(pv_min(i, 'memcpy'))} | "
+          f"{fmt_size(i['pv']['arena_reserved'])} | "
+          f"{fmt_int(i['pv']['nodes'])} | {len(i['pv']['runs']['strict'])}/"
+          f"{len(i['py']['runs'])} |")
+    w("")
+    w("| input | what | record-mode decode (`scan`'s) | graph teardown | "
+      "median decode / loads | in-process sha256 (OpenSSL) |")
+    w("|---|---|---:|---:|---:|---:|")
+    for i in inputs:
+        runs = i["pv"]["runs"]
+        med_st = statistics.median(runs["strict"])
+        med_py = statistics.median(i["py"]["runs"])
+        w(f"| `{i['name']}` | {i['what']} | {fmt_ms(min_of(runs['record']))} "
+          f"| {fmt_ms(min_of(runs['strict_teardown']))} | "
+          f"{fmt_ms(med_st)} / {fmt_ms(med_py)} | "
+          f"{fmt_ms(min_of(runs.get('sha256', [])))} |")
+    w("")
+
+    # ---- whole process -----------------------------------------------------
+    w("## Whole process")
+    w("")
+    w("Wall time from spawn to exit (min of N; stdout to /dev/null), peak RSS "
+      "from `/usr/bin/time -v`.  Python = `/usr/bin/python3 -c CODE FILE` "
+      "with the code shown below (gc on, as a user would run it).  Spawning "
+      f"`/bin/true` the same way takes {fmt_ms(spawn['min'])} (not "
+      "subtracted).")
+    w("")
+    w("| input | size | `picklevm scan` | RSS | `picklevm load` | RSS | "
+      "`python3 -c` | RSS | load ratio | scan ratio | `sha256sum` |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def cell(r, key="min"):
+        if "error" in r:
+            return "error"
+        return fmt_ms(r.get(key))
+
+    def rss_cell(r):
+        return fmt_size(r["rss"]) if r.get("rss") else "—"
+
+    for i in inputs:
+        lo, sc, py = (i["load"].get("min"), i["scan"].get("min"),
+                      i["python"].get("min"))
+        w(f"| `{i['name']}` | {fmt_size(i['bytes'])} | {cell(i['scan'])} | "
+          f"{rss_cell(i['scan'])} | {cell(i['load'])} | {rss_cell(i['load'])} "
+          f"| {cell(i['python'])} | {rss_cell(i['python'])} | "
+          f"{fmt_x(ratio(py, lo))} | {fmt_x(ratio(py, sc))} | "
+          f"{cell(i['sha256sum'])} |")
+    w("")
+    codes = sorted({i["python_code"] for i in inputs})
+    w("Python code used: " + "; ".join(f"`{c}`" for c in codes) + ".")
+    errors = [(i["name"], k, i[k]["error"]) for i in inputs
+              for k in ("scan", "load", "python") if "error" in i[k]]
+    for name, k, e in errors:
+        w(f"- `{name}` {k}: {e}")
+    w("")
+
+    # ---- callgrind ---------------------------------------------------------
+    if cg:
+        w("## Instruction counts (callgrind)")
+        w("")
+        ops = cg["opcodes"]
+        w(f"Input `{cg['input']}` ({fmt_size(cg['bytes'])}, "
+          f"{fmt_int(ops)} opcodes).  picklevm: one strict `RunPickle` "
+          "(`--toggle-collect='picklevm::RunPickle*'`); walk: one "
+          "`OpcodeWalk`; CPython: `pickle.loads` with gc disabled, the "
+          "difference between two `valgrind --tool=callgrind /usr/bin/python3` "
+          "runs that differ only by the call (PYTHONHASHSEED=0, `os._exit` "
+          "right after, so no teardown is counted; Debian's python3.11 is "
+          "stripped, so its own functions cannot be toggled by name).")
+        w("")
+        w("| | instructions | per opcode | per input byte | vs CPython |")
+        w("|---|---:|---:|---:|---:|")
+        for label, ir in (("picklevm decode (strict)", cg["decode_ir"]),
+                          ("opcode walk (baseline)", cg["walk_ir"]),
+                          ("CPython `pickle.loads`", cg["python_ir"])):
+            w(f"| {label} | {fmt_int(ir)} | {ir / ops:.1f} | "
+              f"{ir / cg['bytes']:.1f} | "
+              f"{fmt_x(cg['python_ir'] / ir, 2)} |")
+        w("")
+        w(f"CPython runs: {fmt_int(cg['python_total_ir'])} instructions with "
+          f"the call, {fmt_int(cg['python_base_ir'])} without.")
+        w("")
+        for key, title in (("inclusive", "inclusive"), ("self", "self")):
+            w(f"Top 10 functions of the decode by {title} cost "
+              "(`callgrind_annotate --inclusive="
+              f"{'yes' if key == 'inclusive' else 'no'}`):")
+            w("")
+            w("| # | instructions | % | function |")
+            w("|---:|---:|---:|---|")
+            for n, (ir, pct, name) in enumerate(cg[key], 1):
+                name = name.replace("|", "\\|")
+                w(f"| {n} | {fmt_int(ir)} | {pct:.1f} | `{name}` |")
+            w("")
+
+    # ---- method ------------------------------------------------------------
+    w("## Inputs and method")
+    w("")
+    for i in inputs:
+        w(f"- `{i['name']}` ({fmt_int(i['bytes'])} bytes): {i['what']}.")
+    w("")
+    w("All inputs are generated by `run_bench.py` into a scratch folder under "
+      "/var/tmp and deleted afterwards (`--keep` keeps them); none is "
+      "committed.  Generation uses fixed seeds.  The 1 GiB file is written "
+      "by `joblib.dump` from arrays filled in 16 MiB slices (joblib streams "
+      "each array to the file in 16 MiB chunks, so one copy is in memory).")
+    w("")
+    w("The driver is built by the script with the flags and link line of the "
+      "`picklevm` target (read from build/build.ninja):")
+    w("")
+    w("```sh")
+    w(" ".join(shlex.quote(x) if not x.startswith("/usr/lib") else
+               os.path.basename(x) for x in driver_cmd))
+    w("```")
+    w("")
+    w("The same operations are available as a Google Benchmark suite, "
+      "`tests/bench/bench_decode.cc` (see its header; CMake lines in the "
+      "section below).")
+    w("")
+    w("### Google Benchmark target")
+    w("")
+    w("Not wired into the build (tests/CMakeLists.txt is not part of this "
+      "change).  To add it, append to tests/CMakeLists.txt:")
+    w("")
+    w("```cmake")
+    w(CMAKE_LINES.strip())
+    w("```")
+    w("")
+    w("and run e.g. `build/tests/picklevm_bench_decode "
+      "--benchmark_repetitions=5 --benchmark_report_aggregates_only=true "
+      "FILE...` on inputs kept with `run_bench.py --keep`.")
+    w("")
+    return "\n".join(L) + "\n"
+
+
+CMAKE_LINES = """
+# Decode benchmarks (Google Benchmark; Debian's libbenchmark-dev).
+find_package(benchmark REQUIRED)
+add_executable(picklevm_bench_decode bench/bench_decode.cc)
+target_compile_options(picklevm_bench_decode PRIVATE ${PICKLEVM_WARNINGS})
+target_link_libraries(picklevm_bench_decode PRIVATE picklevm_vm
+                      benchmark::benchmark)
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
