@@ -135,6 +135,9 @@ def _op_at(ops, offset):
 
 # --- the reference's verdicts ----------------------------------------------
 
+_FILE_CLASS = []
+
+
 def _file_unpickler_class():
     """record_ref's C record unpickler reading from a buffered file (with
     ``peek``, as ``open(path, 'rb')`` gives) instead of a BytesIO.  The C
@@ -154,7 +157,9 @@ def _file_unpickler_class():
             self._record_setup(bio)
             self._start = start
             self._marks = record_ref._proto_marks(data[start:])
-    return _FileCRecordUnpickler
+    if not _FILE_CLASS:
+        _FILE_CLASS.append(_FileCRecordUnpickler)
+    return _FILE_CLASS[0]
 
 
 def _stream(data, kind):
@@ -162,8 +167,9 @@ def _stream(data, kind):
     the previous one left the file.  kind: 'c' (record_ref's C record
     unpickler on a BytesIO: record_ref.stream_loads_all's verdict),
     'c-file' (the same on a buffered file), 'py' (the pure-Python record
-    unpickler).  Returns (None, None) or (exception, offset of the failing
-    opcode where known)."""
+    unpickler).  Returns (None, None, None) or (exception, offset of the
+    failing opcode where known, what the failing opcode worked on: the
+    pure-Python unpickler's stack top, described)."""
     import record_ref
     pos = 0
     n = 0
@@ -179,19 +185,35 @@ def _stream(data, kind):
         except RefTimeout:
             raise
         except BaseException as e:           # noqa: B902 (MemoryError, ...)
+            target = None
             if kind == "py":
                 where = up._op_offset
+                if up.stack:
+                    target = _describe(up.stack[-1], up)
             else:
                 try:
                     where = up._bio.tell() - 1
                 except Exception:
                     where = None
-            return e, where
+            return e, where, target
         pos = up._bio.tell()
         n += 1
     if not n:
-        return EOFError("empty input"), 0
-    return None, None
+        return EOFError("empty input"), 0, None
+    return None, None, None
+
+
+def _describe(x, up):
+    """A short description of a value on the record unpickler's stack."""
+    import record_ref
+    if isinstance(x, record_ref.GlobalMeta):
+        return "global " + x._pvm_name
+    name = up._names.get(id(x))
+    if name:
+        return "builder " + name
+    if isinstance(x, record_ref.Call):
+        return "call of " + x.callable._pvm_name
+    return type(x).__name__.lstrip("_")
 
 
 # --- categories ------------------------------------------------------------
@@ -217,6 +239,7 @@ _NUMPY_WORDS = re.compile(
     r"dtype|ndarray|shape|field|subarray|object array|datetime|byte order|"
     r"itemsize|scalar|fortran|array", re.I)
 _CALL_OPS = {"REDUCE", "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ"}
+_HASH_OPS = {"SETITEM", "SETITEMS", "ADDITEMS", "FROZENSET"}
 
 F_PVM_FAIL = "picklevm failed (crash, timeout, no JSON document)"
 F_REF_FAIL = "reference failed (timeout, worker died, internal error)"
@@ -228,15 +251,24 @@ F_FRAME_TAIL = ("verdict: bytes after STOP inside a FRAME (picklevm runs them "
                 "consumed)")
 F_PURE_PY = ("verdict: C and pure-Python unpicklers disagree, picklevm "
              "follows the pure-Python one")
-F_NUMPY = "verdict: picklevm's numpy builder rejects what the stubs accept"
-F_BUILDER = "verdict: picklevm accepts a builder call CPython's builder refuses"
-F_BUILD = "verdict: picklevm accepts a BUILD CPython refuses"
+F_NUMPY = ("verdict: picklevm's numpy refinement rejects what the stubs "
+           "accept (bad dtype/ndarray state, ndarray as a dict key)")
+F_BUILDER = ("verdict: picklevm records as a $call a builder call whose "
+             "arguments CPython's builder refuses")
+F_BUILD = ("verdict: picklevm accepts a BUILD CPython refuses (BUILD on a "
+           "global: picklevm records 'BUILD sets attributes' and goes on)")
 F_PVM_ACCEPTS = "verdict: picklevm accepts, CPython rejects (other)"
 F_PVM_REJECTS = "verdict: picklevm rejects, CPython accepts (other)"
 F_GRAPH_REFINED = ("graph: record-mode refinement only ($ndarray/$dtype/"
                    "$scalar/$object where the stubs record $call)")
 F_GRAPH_SHARING = "graph: $id/$ref sharing only"
 F_GRAPH_VALUE = "graph: differs beyond the refinements"
+F_GRAPH_DICTITEMS = ("graph: SETITEM(S) with a repeated key on a $call/$object: "
+                     "picklevm merges the keys in dictitems, record_ref keeps "
+                     "every pair")
+F_GRAPH_SETSTATE = ("graph: BUILD-planted __setstate__ (picklevm records the "
+                    "call the planted attribute makes; the stubs store the "
+                    "state)")
 F_GRAPH_JOBLIB = "graph: joblib container"
 F_GRAPH_REF = ("graph: the pure-Python graph_root fails where the C "
                "unpickler loads")
@@ -319,6 +351,7 @@ class MaskedDiff:
         self.defs_a = _collect_ids(a)
         self.defs_b = _collect_ids(b)
         self.refined = collections.Counter()
+        self.merged = 0
         self.busy = set()
         self.a, self.b = a, b
 
@@ -374,7 +407,10 @@ class MaskedDiff:
                         else "present",
                         "absent" if _get(c, field, KeyError) is KeyError
                         else "present"))
-                d = self.diff(va, vb, "%s.%s" % (p, field))
+                if field == "dictitems":
+                    d = self.dictitems(va, vb, "%s.%s" % (p, field))
+                else:
+                    d = self.diff(va, vb, "%s.%s" % (p, field))
                 if d:
                     return d
             return None
@@ -383,7 +419,10 @@ class MaskedDiff:
             if ka != kb:
                 return (path, "keys %s, expected %s" % (ka, kb))
             for (k, va), (_, vb) in zip(a[1], b[1]):
-                d = self.diff(va, vb, "%s.%s" % (path, k))
+                if k == "dictitems" and path.endswith(".$call"):
+                    d = self.dictitems(va, vb, "%s.%s" % (path, k))
+                else:
+                    d = self.diff(va, vb, "%s.%s" % (path, k))
                 if d:
                     return d
             return None
@@ -400,6 +439,32 @@ class MaskedDiff:
         return (path, "got %s, expected %s" % (run_vectors._show(a),
                                                run_vectors._show(b)),
                 "%s vs %s" % (_kind(a), _kind(b)))
+
+
+    def dictitems(self, a, b, path):
+        """dictitems: record_ref keeps every SETITEM pair; picklevm merges
+        equal keys (dict semantics: the first key's position, the last
+        value).  Equal after merging the reference's pairs counts as a
+        merge, not a difference."""
+        import run_vectors
+        d = self.diff(a, b, path)
+        if d is None or not (isinstance(a, list) and isinstance(b, list)):
+            return d
+        merged = collections.OrderedDict()
+        for pair in b:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                return d
+            key = run_vectors._show(self._resolve(pair[0], self.defs_b))
+            if key in merged:
+                merged[key][1] = pair[1]
+            else:
+                merged[key] = [pair[0], pair[1]]
+        if len(merged) == len(b):
+            return d
+        if self.diff(a, list(merged.values()), path) is None:
+            self.merged += 1
+            return None
+        return d
 
 
 def _field(path):
@@ -468,17 +533,17 @@ def compare(path, data, pvm, soft_timeout):
     signal.setitimer(signal.ITIMER_REAL, soft_timeout)
     try:
         try:
-            c_exc, c_pos = _stream(data, "c")
+            c_exc, c_pos, _ = _stream(data, "c")
             want = "reject" if c_exc is not None else "accept"
             res["reference"] = want
             res["reference_error"] = (None if c_exc is None else "%s: %s" % (
                 type(c_exc).__name__, str(c_exc)[:300]))
             if got == want and got == "reject":
                 return done(True)
-            py_exc, py_op = _stream(data, "py")
+            py_exc, py_op, py_target = _stream(data, "py")
             res["python_unpickler"] = "reject" if py_exc else "accept"
             if got != want:
-                f_exc, _ = _stream(data, "c-file")
+                f_exc, _, _ = _stream(data, "c-file")
                 res["c_unpickler_on_file"] = "reject" if f_exc else "accept"
         except RefTimeout:
             return done(False, F_REF_FAIL, "timed out",
@@ -486,7 +551,15 @@ def compare(path, data, pvm, soft_timeout):
 
         if got != want:
             known = run_vectors.classify(data, c_exc)
+            if known is None and isinstance(c_exc, ValueError) \
+                    and "extension code" in str(c_exc) \
+                    and any(n in ("EXT1", "EXT2", "EXT4") for _, n in ops):
+                known = "extension-code"      # in a later pickle
             res["known"] = known
+            # the pure-Python reference stopped on a limitation of the stubs
+            py_limited = py_exc is not None and (
+                run_vectors.classify(data, py_exc) is not None
+                or "persistent id in record reference" in str(py_exc))
             # the reference's failing opcode: the pure-Python unpickler's
             # when it fails alike, else where the C unpickler stopped
             if c_exc is not None and py_exc is not None \
@@ -513,33 +586,44 @@ def compare(path, data, pvm, soft_timeout):
                     in str(c_exc):
                 return done(False, F_PERSID, "picklevm %ss" % got,
                             res["reference_error"], ref_op)
+            if res["python_unpickler"] == got or (got == "accept"
+                                                  and py_limited):
+                sub = (("picklevm rejects: " + pvm_msg) if got == "reject"
+                       else ("picklevm accepts, C: " + ref_msg))
+                if res["python_unpickler"] != got:
+                    sub += (" (the pure-Python reference then stops on a "
+                            "limitation of the stubs)")
+                return done(False, F_PURE_PY, sub,
+                            pvm_error or res["reference_error"],
+                            pvm_op if got == "reject" else ref_op)
             if res["c_unpickler_on_file"] == got:
                 return done(False, F_FRAME_TAIL,
                             pvm_msg if got == "reject" else "picklevm accepts",
                             pvm_error or res["reference_error"],
                             pvm_op if got == "reject" else ref_op)
-            if res["python_unpickler"] == got:
-                return done(False, F_PURE_PY,
-                            ("picklevm rejects: " + pvm_msg) if got == "reject"
-                            else ("picklevm accepts, C: " + ref_msg),
-                            pvm_error or res["reference_error"],
-                            pvm_op if got == "reject" else ref_op)
             if got == "reject":
                 fam = F_PVM_REJECTS
-                if pvm_op in ({"BUILD"} | _CALL_OPS) \
-                        and _NUMPY_WORDS.search(pvm_msg):
+                if (pvm_op in ({"BUILD"} | _CALL_OPS)
+                        and _NUMPY_WORDS.search(pvm_msg)) \
+                        or (pvm_op in _HASH_OPS and "unhashable" in pvm_msg
+                            and "numpy" in (pvm_error or "")):
                     fam = F_NUMPY
                 return done(False, fam,
                             ("%s: %s" % (pvm_op, pvm_msg)) if fam is F_PVM_REJECTS
                             else pvm_msg, pvm_error, pvm_op)
             fam = F_PVM_ACCEPTS
+            sub = "%s: %s" % (ref_op, ref_msg)
+            same = py_exc is not None and type(py_exc) is type(c_exc)
             if ref_op in _CALL_OPS:
                 fam = F_BUILDER
+                sub = ("%s: %s" % (py_target, ref_msg)) if same and py_target \
+                    else ref_msg
             elif ref_op == "BUILD":
                 fam = F_BUILD
-            return done(False, fam,
-                        ("%s: %s" % (ref_op, ref_msg)) if fam is F_PVM_ACCEPTS
-                        else ref_msg, res["reference_error"], ref_op)
+                sub = ("BUILD on a %s: %s" % (
+                    (py_target or "?").split(" ")[0], ref_msg)) if same \
+                    else ref_msg
+            return done(False, fam, sub, res["reference_error"], ref_op)
 
         # --- both accept: the first pickle's root
         try:
@@ -549,9 +633,25 @@ def compare(path, data, pvm, soft_timeout):
             return done(False, F_REF_FAIL, "timed out",
                         "graph_root not done in %.0f s" % soft_timeout)
         except BaseException as e:           # noqa: B902
-            return done(False, F_GRAPH_REF,
-                        "%s: %s" % (type(e).__name__, normalize(str(e))),
-                        "%s: %s" % (type(e).__name__, str(e)[:300]))
+            sub = "%s: %s" % (type(e).__name__, normalize(str(e)))
+            detail = "%s: %s" % (type(e).__name__, str(e)[:300])
+            try:
+                up = record_ref.record_unpickler(data, python=False)
+                cref = run_vectors.parse(json.dumps(
+                    record_ref.encode_root(up.load(), up), allow_nan=False))
+                proot = dict(dict(run_vectors.parse(pvm["stdout"])[1])
+                             ["graphs"][0][1])["root"]
+                m = MaskedDiff(proot, cref).run()
+            except RefTimeout:
+                raise
+            except BaseException as e2:      # noqa: B902
+                m = ("root", "C result not comparable: %s" % e2)
+            if m is None:
+                sub += "; picklevm's root equals the C unpickler's"
+            else:
+                sub += "; picklevm's root differs from the C unpickler's"
+                detail += "; vs C: %s: %s" % (m[0], m[1][:300])
+            return done(False, F_GRAPH_REF, sub, detail)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     try:
@@ -569,8 +669,15 @@ def compare(path, data, pvm, soft_timeout):
     md = MaskedDiff(root, ref)
     m = md.run()
     if m is not None:
-        return done(False, F_GRAPH_VALUE, _graph_kind(*m),
+        fam = F_GRAPH_VALUE
+        if b"__setstate__" in data and (m[0].endswith(".state")
+                                        or "'state'" in m[1]):
+            fam = F_GRAPH_SETSTATE
+        return done(False, fam, _graph_kind(*m),
                     "%s: %s  [exact: %s]" % (m[0], m[1][:400], d[:300]))
+    if md.merged:
+        return done(False, F_GRAPH_DICTITEMS,
+                    "with refinements" if md.refined else "", d[:600])
     if md.refined:
         return done(False, F_GRAPH_REFINED,
                     " ".join(sorted(md.refined)), d[:600])
@@ -584,12 +691,16 @@ def worker_main(conn, mem_mb, soft_timeout):
         try:
             task = conn.recv()
         except EOFError:
-            return
+            break
         if task is None:
-            return
+            break
         path, data, pvm = task
         try:
             res = compare(path, data, pvm, soft_timeout)
+        except RefTimeout:
+            res = {"path": path, "agree": False, "family": F_REF_FAIL,
+                   "category": "timed out",
+                   "detail": "no reference result in %.0f s" % soft_timeout}
         except BaseException as e:           # noqa: B902
             import traceback
             res = {"path": path, "agree": False, "family": F_REF_FAIL,
@@ -601,6 +712,8 @@ def worker_main(conn, mem_mb, soft_timeout):
             conn.send({"path": path, "agree": False, "family": F_REF_FAIL,
                        "category": "unsendable result",
                        "detail": str(e)[:300]})
+    # leave without finalizing whatever odd objects the inputs made
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------

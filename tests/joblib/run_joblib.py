@@ -579,7 +579,7 @@ def write_bomb(path, codec, prefix, total=GIB):
     elif codec == "lzma":
         c = lzma.LZMACompressor(lzma.FORMAT_ALONE, preset=3)
     else:
-        c = lz4.frame.LZ4FrameCompressor(compression_level=9)
+        c = lz4.frame.LZ4FrameCompressor(compression_level=0)
     with open(path, "wb") as f:
         if codec == "lz4":
             f.write(c.begin())
@@ -592,15 +592,18 @@ def write_bomb(path, codec, prefix, total=GIB):
         f.write(c.flush())
 
 
-def bomb_cases(tmp):
-    cases = []
+def bomb_cases(tmp, jobs):
+    todo = []
     for k, (what, prefix) in enumerate(_bomb_streams()):
         for codec in CODECS:
             p = os.path.join(tmp, "bomb%d.%s.joblib" % (k, codec))
-            write_bomb(p, codec, prefix)
-            cases.append(("%s bomb: 1 GiB (%s) from %d bytes"
-                          % (codec, what, os.path.getsize(p)), p, True))
-    return cases
+            todo.append((codec, what, prefix, p))
+    # the compressors release the GIL: threads make this ~jobs times faster
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as ex:
+        list(ex.map(lambda t: write_bomb(t[3], t[0], t[2]), todo))
+    return [("%s bomb: 1 GiB (%s) from %d bytes"
+             % (codec, what, os.path.getsize(p)), p, True)
+            for codec, what, _, p in todo]
 
 
 _NAMES_OFFSET_OR_LIMIT = re.compile(
@@ -672,7 +675,7 @@ def main():
                 failed.append("malformed: the variants of %s are skipped: "
                               "picklevm does not load the intact file" % fn)
             if not args.no_bombs:
-                cases += bomb_cases(tmp)
+                cases += bomb_cases(tmp, args.jobs)
             for label, path, bomb in cases:
                 msg = check_malformed(picklevm, label, path, bomb)
                 if args.verbose:

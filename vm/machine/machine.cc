@@ -529,8 +529,12 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       std::string_view base = args[1]->a.global->joined;
       Node* state = args[2];
       // The base class is used as a value: it needs a reference rule.
-      if (policy_.Find(base, Use::kReference, {}) == nullptr && strict_) {
-        return broken(StrCat("base ", Quote(base), " is not admitted"));
+      if (policy_.Find(base, Use::kReference, {}) == nullptr) {
+        if (strict_) {
+          return broken(StrCat("base ", Quote(base), " is not admitted"));
+        }
+        AddFinding(args[1], Use::kReference, false,
+                   "base class of copyreg._reconstructor");
       }
       if (base == "builtins:object") {
         return Instantiate(cls, {}, nullptr, Use::kInstantiate, Via::kNew,
@@ -590,6 +594,13 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
       return Err(ErrorCode::kRefused,
                  StrCat("calls a ", KindName(callable->kind),
                               ", which the policy cannot see"));
+    }
+    // Calling an instance runs its class's __call__: flagged against the
+    // class.  (A call result or a persistent object was flagged already.)
+    if (callable->kind == Kind::kObject &&
+        callable->a.rec->callable->kind == Kind::kGlobal) {
+      AddFinding(callable->a.rec->callable, Use::kCall, false,
+                 "an instance of it is called");
     }
     *out = RecordCall(callable, args, kwargs);
     if (*out == nullptr) return NodeLimit();
@@ -793,7 +804,13 @@ absl::Status Machine::DoBuild() {
         out_.warnings.push_back(StrCat(
             "offset ", op_offset_, ": a second BUILD on one object"));
       }
-      if (strict_) PVM_RETURN_IF_ERROR(CheckStateKeys(state));
+      if (absl::Status keys = CheckStateKeys(state); !keys.ok()) {
+        if (strict_) return keys;
+        if (r->callable->kind == Kind::kGlobal) {
+          AddFinding(r->callable, Use::kCall, false,
+                     std::string(GetErrorInfo(keys).reason));
+        }
+      }
       // A class whose __setstate__ an earlier BUILD replaced: this BUILD
       // calls the replacement.
       if (r->builds == 0 && r->callable->kind == Kind::kGlobal) {
@@ -926,11 +943,12 @@ absl::Status Machine::JoblibArray(Node* state) {
                "NumpyArrayWrapper state is not joblib's (subclass, shape, "
                "order, dtype, allow_mmap, numpy_array_alignment_bytes)");
   }
-  if (strict_ && !policy_.IsNdarrayClass(subclass->a.global->joined)) {
-    return Err(ErrorCode::kRefused,
-               StrCat("joblib array subclass ",
-                      Quote(subclass->a.global->joined),
-                      " is not an admitted ndarray class"));
+  if (!policy_.IsNdarrayClass(subclass->a.global->joined)) {
+    std::string why = StrCat("joblib array subclass ",
+                             Quote(subclass->a.global->joined),
+                             " is not an admitted ndarray class");
+    if (strict_) return Err(ErrorCode::kRefused, why);
+    AddFinding(subclass, Use::kInstantiate, false, why);
   }
   if (reader_.InUnfinishedFrame()) {
     return Err(ErrorCode::kValue,
