@@ -31,9 +31,36 @@ agreements, each category with its count and three example files, and at the
 end ``differential: N agree, M disagree``.  ``--report FILE`` writes the same
 as JSON, plus every disagreeing input with its detail.
 
-Known, deliberate differences are listed in fuzz/differential_known.md.
-The exit status is 0 whatever the campaign found (it is a report, not a
-gate); 2 on a usage error; 1 if the script itself fails.
+The categories (each with sub-categories: the normalized message, the
+builder or BUILD target involved, the refinements met):
+
+* ``picklevm failed`` / ``reference failed``: a crash, a timeout, no JSON.
+* ``verdict: ...``: one side accepts, the other rejects.  Recognized
+  automatically: joblib containers; the known differences of
+  run_vectors.py (call-of-call, extension-code, sparse-memo); persistent
+  ids; C and pure-Python unpicklers disagreeing (picklevm follows the
+  pure-Python one: framing); bytes after STOP inside a FRAME (the C
+  unpickler on a file); picklevm's numpy builders rejecting a state the
+  stubs accept; builder calls CPython's builtins refuse (picklevm records a
+  $call); BUILD on a global; global names CPython's import refuses; else
+  "other", by opcode and message.
+* ``graph: ...``: both accept, the first roots differ.  The exact
+  comparison is run_vectors.first_diff; to tell record-mode refinements
+  (picklevm's $ndarray / $dtype / $scalar / $object where the stubs record
+  a numpy call or an instance as $call) from real differences, a second
+  comparison masks them ($object is compared field by field with the
+  stubs' $call) and ignores $id/$ref sharing: "refinement only", "sharing
+  only", "dictitems merged", "BUILD-planted __setstate__", or "differs
+  beyond the refinements" (the interesting one).  Where picklevm and the
+  pure-Python unpickler accept a stream the C unpickler rejects, their
+  roots are compared too.  Where graph_root itself fails (the pure-Python
+  unpickler rejecting what the C one loads), picklevm's root is compared
+  with the C unpickler's result, sharing and offsets aside.
+
+Known differences, and which side is right, are in
+fuzz/differential_known.md.  The exit status is 0 whatever the campaign
+found (it is a report, not a gate); 2 on a usage error; 1 if the script
+itself fails.
 """
 
 import os
@@ -92,8 +119,14 @@ def _worker_setup(mem_mb):
     except (ValueError, OSError):
         pass
     sys.setrecursionlimit(100000)
+    # CPython prints some oddities of hostile inputs on stderr from
+    # deallocators ("deallocated bytearray object has exported buffers");
+    # results and errors travel over the pipe, so stderr is not needed
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     sys.path.insert(0, VECTORS)
-    import record_ref                # noqa: F401
+    import record_ref                # noqa: F401 (fail early)
     import run_vectors               # noqa: F401
 
 
@@ -257,12 +290,17 @@ F_BUILDER = ("verdict: picklevm records as a $call a builder call whose "
              "arguments CPython's builder refuses")
 F_BUILD = ("verdict: picklevm accepts a BUILD CPython refuses (BUILD on a "
            "global: picklevm records 'BUILD sets attributes' and goes on)")
+F_NAME = ("verdict: picklevm refuses a global name CPython's import refuses "
+          "(the stubs import nothing)")
 F_PVM_ACCEPTS = "verdict: picklevm accepts, CPython rejects (other)"
 F_PVM_REJECTS = "verdict: picklevm rejects, CPython accepts (other)"
 F_GRAPH_REFINED = ("graph: record-mode refinement only ($ndarray/$dtype/"
                    "$scalar/$object where the stubs record $call)")
 F_GRAPH_SHARING = "graph: $id/$ref sharing only"
 F_GRAPH_VALUE = "graph: differs beyond the refinements"
+F_GRAPH_PY_ONLY = ("graph: differs beyond the refinements from the pure-Python "
+                   "unpickler's, on a stream only picklevm and the pure-Python "
+                   "unpickler accept")
 F_GRAPH_DICTITEMS = ("graph: SETITEM(S) with a repeated key on a $call/$object: "
                      "picklevm merges the keys in dictitems, record_ref keeps "
                      "every pair")
@@ -347,7 +385,8 @@ class MaskedDiff:
     callable, args, kwargs, state, items, dictitems).  `refined` counts the
     refinements met."""
 
-    def __init__(self, a, b):
+    def __init__(self, a, b, ignore_offsets=False):
+        self.ignore_offsets = ignore_offsets
         self.defs_a = _collect_ids(a)
         self.defs_b = _collect_ids(b)
         self.refined = collections.Counter()
@@ -419,6 +458,8 @@ class MaskedDiff:
             if ka != kb:
                 return (path, "keys %s, expected %s" % (ka, kb))
             for (k, va), (_, vb) in zip(a[1], b[1]):
+                if k == "offset" and self.ignore_offsets:
+                    continue
                 if k == "dictitems" and path.endswith(".$call"):
                     d = self.dictitems(va, vb, "%s.%s" % (path, k))
                 else:
@@ -495,7 +536,6 @@ def compare(path, data, pvm, soft_timeout):
     {"rc", "stdout", "stderr", "timeout"}).  Returns a dict with 'agree',
     'family', 'category', 'detail', 'opcode', and the verdicts."""
     import signal
-    import record_ref
     import run_vectors
     res = {"path": path}
     ops = _ops(data)
@@ -549,123 +589,155 @@ def compare(path, data, pvm, soft_timeout):
             return done(False, F_REF_FAIL, "timed out",
                         "reference verdict not reached in %.0f s" % soft_timeout)
 
-        if got != want:
-            known = run_vectors.classify(data, c_exc)
-            if known is None and isinstance(c_exc, ValueError) \
-                    and "extension code" in str(c_exc) \
-                    and any(n in ("EXT1", "EXT2", "EXT4") for _, n in ops):
-                known = "extension-code"      # in a later pickle
-            res["known"] = known
-            # the pure-Python reference stopped on a limitation of the stubs
-            py_limited = py_exc is not None and (
-                run_vectors.classify(data, py_exc) is not None
-                or "persistent id in record reference" in str(py_exc))
-            # the reference's failing opcode: the pure-Python unpickler's
-            # when it fails alike, else where the C unpickler stopped
-            if c_exc is not None and py_exc is not None \
-                    and type(c_exc) is type(py_exc):
-                ref_op = _op_at(ops, py_op)
-            else:
-                ref_op = _op_at(ops, c_pos)
-            m = _OFFSET.match(pvm_error or "")
-            pvm_op = None
-            if m:
-                pvm_op = m.group(2) or _op_at(ops, int(m.group(1)))
-            ref_msg = ("%s: %s" % (type(c_exc).__name__, normalize(str(c_exc)))
-                       if c_exc is not None else None)
-            pvm_msg = normalize(pvm_error)
-            if container != "pickle":
-                return done(False, F_JOBLIB,
-                            "%s, picklevm %ss" % (container.split("+")[0], got),
-                            "%s: %s" % (container,
-                                        pvm_error or res["reference_error"]))
-            if known:
-                return done(False, F_KNOWN % known, "picklevm %ss" % got,
-                            res["reference_error"], ref_op)
-            if c_exc is not None and "persistent id in record reference" \
-                    in str(c_exc):
-                return done(False, F_PERSID, "picklevm %ss" % got,
-                            res["reference_error"], ref_op)
-            if res["python_unpickler"] == got or (got == "accept"
-                                                  and py_limited):
-                sub = (("picklevm rejects: " + pvm_msg) if got == "reject"
-                       else ("picklevm accepts, C: " + ref_msg))
-                if res["python_unpickler"] != got:
-                    sub += (" (the pure-Python reference then stops on a "
-                            "limitation of the stubs)")
-                return done(False, F_PURE_PY, sub,
-                            pvm_error or res["reference_error"],
-                            pvm_op if got == "reject" else ref_op)
-            if res["c_unpickler_on_file"] == got:
-                return done(False, F_FRAME_TAIL,
-                            pvm_msg if got == "reject" else "picklevm accepts",
-                            pvm_error or res["reference_error"],
-                            pvm_op if got == "reject" else ref_op)
-            if got == "reject":
-                fam = F_PVM_REJECTS
-                if (pvm_op in ({"BUILD"} | _CALL_OPS)
-                        and _NUMPY_WORDS.search(pvm_msg)) \
-                        or (pvm_op in _HASH_OPS and "unhashable" in pvm_msg
+        def _verdict():
+                known = run_vectors.classify(data, c_exc)
+                if known is None and isinstance(c_exc, ValueError) \
+                        and "extension code" in str(c_exc) \
+                        and any(n in ("EXT1", "EXT2", "EXT4") for _, n in ops):
+                    known = "extension-code"      # in a later pickle
+                res["known"] = known
+                # the pure-Python reference stopped on a limitation of the stubs
+                py_limited = py_exc is not None and (
+                    run_vectors.classify(data, py_exc) is not None
+                    or "persistent id in record reference" in str(py_exc))
+                # the reference's failing opcode: the pure-Python unpickler's
+                # when it fails alike, else where the C unpickler stopped
+                if c_exc is not None and py_exc is not None \
+                        and type(c_exc) is type(py_exc):
+                    ref_op = _op_at(ops, py_op)
+                else:
+                    ref_op = _op_at(ops, c_pos)
+                m = _OFFSET.match(pvm_error or "")
+                pvm_op = None
+                if m:
+                    pvm_op = m.group(2) or _op_at(ops, int(m.group(1)))
+                ref_msg = ("%s: %s" % (type(c_exc).__name__, normalize(str(c_exc)))
+                           if c_exc is not None else None)
+                pvm_msg = normalize(pvm_error)
+                if container != "pickle":
+                    return done(False, F_JOBLIB,
+                                "%s, picklevm %ss" % (container.split("+")[0], got),
+                                "%s: %s" % (container,
+                                            pvm_error or res["reference_error"]))
+                if known:
+                    return done(False, F_KNOWN % known, "picklevm %ss" % got,
+                                res["reference_error"], ref_op)
+                if c_exc is not None and "persistent id in record reference" \
+                        in str(c_exc):
+                    return done(False, F_PERSID, "picklevm %ss" % got,
+                                res["reference_error"], ref_op)
+                if res["python_unpickler"] == got or (got == "accept"
+                                                      and py_limited):
+                    sub = (("picklevm rejects: " + pvm_msg) if got == "reject"
+                           else ("picklevm accepts, C: " + ref_msg))
+                    if res["python_unpickler"] != got:
+                        sub += (" (the pure-Python reference then stops on a "
+                                "limitation of the stubs)")
+                    return done(False, F_PURE_PY, sub,
+                                pvm_error or res["reference_error"],
+                                pvm_op if got == "reject" else ref_op)
+                if res["c_unpickler_on_file"] == got:
+                    return done(False, F_FRAME_TAIL,
+                                pvm_msg if got == "reject" else "picklevm accepts",
+                                pvm_error or res["reference_error"],
+                                pvm_op if got == "reject" else ref_op)
+                if got == "reject":
+                    fam = F_PVM_REJECTS
+                    if (pvm_op in ({"BUILD"} | _CALL_OPS)
+                            and _NUMPY_WORDS.search(pvm_msg)) \
+                            or (pvm_op in _HASH_OPS and "unhashable" in pvm_msg
+                                and "numpy" in (pvm_error or "")) \
+                        or (pvm_op in ("APPEND", "APPENDS")
                             and "numpy" in (pvm_error or "")):
-                    fam = F_NUMPY
-                return done(False, fam,
-                            ("%s: %s" % (pvm_op, pvm_msg)) if fam is F_PVM_REJECTS
-                            else pvm_msg, pvm_error, pvm_op)
-            fam = F_PVM_ACCEPTS
-            sub = "%s: %s" % (ref_op, ref_msg)
-            same = py_exc is not None and type(py_exc) is type(c_exc)
-            if ref_op in _CALL_OPS:
-                fam = F_BUILDER
-                sub = ("%s: %s" % (py_target, ref_msg)) if same and py_target \
-                    else ref_msg
-            elif ref_op == "BUILD":
-                fam = F_BUILD
-                sub = ("BUILD on a %s: %s" % (
-                    (py_target or "?").split(" ")[0], ref_msg)) if same \
-                    else ref_msg
-            return done(False, fam, sub, res["reference_error"], ref_op)
+                        fam = F_NUMPY
+                    elif pvm_op in ("GLOBAL", "STACK_GLOBAL", "INST") \
+                            and "module name" in pvm_msg:
+                        fam = F_NAME
+                    return done(False, fam,
+                                ("%s: %s" % (pvm_op, pvm_msg)) if fam is F_PVM_REJECTS
+                                else pvm_msg, pvm_error, pvm_op)
+                fam = F_PVM_ACCEPTS
+                sub = "%s: %s" % (ref_op, ref_msg)
+                same = py_exc is not None and type(py_exc) is type(c_exc)
+                if py_exc is not None and _op_at(ops, py_op) == "BUILD" \
+                        and (py_target or "").startswith("global "):
+                    ref_op, same = "BUILD", True
+                if ref_op in _CALL_OPS:
+                    fam = F_BUILDER
+                    sub = ("%s: %s" % (py_target, ref_msg)) if same and py_target \
+                        else ref_msg
+                elif ref_op == "BUILD":
+                    fam = F_BUILD
+                    sub = ("BUILD on a %s: %s" % (
+                        (py_target or "?").split(" ")[0], ref_msg)) if same \
+                        else ref_msg
+                return done(False, fam, sub, res["reference_error"], ref_op)
+
+        if got != want:
+            r = _verdict()
+            if got == "accept" and res.get("python_unpickler") == "accept" \
+                    and container == "pickle":
+                # picklevm and the pure-Python unpickler accept: their
+                # roots must still agree
+                g = graph_check(data, pvm["stdout"])
+                if g is not None and g[0] in (F_GRAPH_VALUE, F_GRAPH_SETSTATE):
+                    return done(False, F_GRAPH_PY_ONLY, g[1],
+                                "%s  [verdict: %s: %s]" % (g[2], r["family"],
+                                                          r["category"]))
+            return r
 
         # --- both accept: the first pickle's root
-        try:
-            ref = record_ref.graph_root(data, 0)
-            ref = run_vectors.parse(json.dumps(ref, allow_nan=False))
-        except RefTimeout:
-            return done(False, F_REF_FAIL, "timed out",
-                        "graph_root not done in %.0f s" % soft_timeout)
-        except BaseException as e:           # noqa: B902
-            sub = "%s: %s" % (type(e).__name__, normalize(str(e)))
-            detail = "%s: %s" % (type(e).__name__, str(e)[:300])
-            try:
-                up = record_ref.record_unpickler(data, python=False)
-                cref = run_vectors.parse(json.dumps(
-                    record_ref.encode_root(up.load(), up), allow_nan=False))
-                proot = dict(dict(run_vectors.parse(pvm["stdout"])[1])
-                             ["graphs"][0][1])["root"]
-                m = MaskedDiff(proot, cref).run()
-            except RefTimeout:
-                raise
-            except BaseException as e2:      # noqa: B902
-                m = ("root", "C result not comparable: %s" % e2)
-            if m is None:
-                sub += "; picklevm's root equals the C unpickler's"
-            else:
-                sub += "; picklevm's root differs from the C unpickler's"
-                detail += "; vs C: %s: %s" % (m[0], m[1][:300])
-            return done(False, F_GRAPH_REF, sub, detail)
+        g = graph_check(data, pvm["stdout"], container)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    if g is None:
+        return done(True)
+    return done(False, *g)
+
+
+def graph_check(data, stdout, container="pickle"):
+    """None if picklevm's first root (in `stdout`) equals graph_root(data),
+    else (family, category, detail)."""
+    import record_ref
+    import run_vectors
     try:
-        parsed = run_vectors.parse(pvm["stdout"])
+        ref = record_ref.graph_root(data, 0)
+        ref = run_vectors.parse(json.dumps(ref, allow_nan=False))
+    except RefTimeout:
+        raise
+    except BaseException as e:           # noqa: B902
+        sub = "%s: %s" % (type(e).__name__, normalize(str(e)))
+        detail = "%s: %s" % (type(e).__name__, str(e)[:300])
+        try:
+            up = record_ref.record_unpickler(data, python=False)
+            cref = run_vectors.parse(json.dumps(
+                record_ref.encode_root(up.load(), up), allow_nan=False))
+            proot = dict(dict(run_vectors.parse(stdout)[1])
+                         ["graphs"][0][1])["root"]
+            # (the C unpickler does not tell the opcode offsets)
+            m = MaskedDiff(proot, cref, ignore_offsets=True).run()
+        except RefTimeout:
+            raise
+        except BaseException as e2:      # noqa: B902
+            m = ("root", "C result not comparable: %s" % e2)
+        if m is None:
+            sub += "; picklevm's root equals the C unpickler's"
+        else:
+            sub += "; picklevm's root differs from the C unpickler's"
+            detail += "; vs C: %s: %s" % (m[0], m[1][:300])
+        return (F_GRAPH_REF, sub, detail)
+    try:
+        parsed = run_vectors.parse(stdout)
         graph = dict(parsed[1])["graphs"][0]
         root = dict(graph[1])["root"]
     except Exception as e:
-        return done(False, F_PVM_FAIL, "no graphs[0].root",
-                    "%s: %s" % (type(e).__name__, e))
+        return (F_PVM_FAIL, "no graphs[0].root",
+                "%s: %s" % (type(e).__name__, e))
     d = run_vectors.first_diff(root, ref)
     if d is None:
-        return done(True)
+        return None
     if container != "pickle":
-        return done(False, F_GRAPH_JOBLIB, container, d[:600])
+        return (F_GRAPH_JOBLIB, container, d[:600])
     md = MaskedDiff(root, ref)
     m = md.run()
     if m is not None:
@@ -673,20 +745,20 @@ def compare(path, data, pvm, soft_timeout):
         if b"__setstate__" in data and (m[0].endswith(".state")
                                         or "'state'" in m[1]):
             fam = F_GRAPH_SETSTATE
-        return done(False, fam, _graph_kind(*m),
-                    "%s: %s  [exact: %s]" % (m[0], m[1][:400], d[:300]))
+        return (fam, _graph_kind(*m),
+                "%s: %s  [exact: %s]" % (m[0], m[1][:400], d[:300]))
     if md.merged:
-        return done(False, F_GRAPH_DICTITEMS,
-                    "with refinements" if md.refined else "", d[:600])
-    if md.refined:
-        return done(False, F_GRAPH_REFINED,
-                    " ".join(sorted(md.refined)), d[:600])
-    return done(False, F_GRAPH_SHARING, "at " + _field(d.split(":")[0]),
+        return (F_GRAPH_DICTITEMS,
+                "with refinements" if md.refined else "without refinements",
                 d[:600])
+    if md.refined:
+        return (F_GRAPH_REFINED, " ".join(sorted(md.refined)), d[:600])
+    return (F_GRAPH_SHARING, "at " + _field(d.split(":")[0]), d[:600])
 
 
 def worker_main(conn, mem_mb, soft_timeout):
     _worker_setup(mem_mb)
+    conn.send("ready")
     while True:
         try:
             task = conn.recv()
@@ -740,6 +812,9 @@ class RefWorker:
         child.close()
         self.conn = parent
         self.tasks = 0
+        # the hard deadline counts from a ready worker, not from its start
+        if not parent.poll(120) or parent.recv() != "ready":
+            raise RuntimeError("a reference worker did not start")
 
     def _stop(self, kill):
         if self.proc is None:
@@ -870,8 +945,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=5.0,
                     help="picklevm's time per input (default 5 s)")
     ap.add_argument("--ref-timeout", type=float, default=20.0,
-                    help="the reference's time per input (default 20 s; the "
-                         "worker is killed after twice that)")
+                    help="the reference's time per input (default 20 s; a "
+                         "worker still busy after twice that plus 5 s is "
+                         "killed and replaced)")
     ap.add_argument("--ref-mem-mb", type=int, default=2048,
                     help="address-space cap of a reference worker (MiB)")
     ap.add_argument("--picklevm-arg", action="append", default=[],
@@ -910,7 +986,8 @@ def main():
         w = getattr(local, "worker", None)
         if w is None:
             w = local.worker = RefWorker(ctx, args.ref_mem_mb,
-                                         args.ref_timeout, 2 * args.ref_timeout)
+                                         args.ref_timeout,
+                                         2 * args.ref_timeout + 5)
             with wlock:
                 workers.append(w)
         pvm = run_picklevm(picklevm, args.picklevm_arg, data, args.timeout)

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "tests/bench/bench_common.h"
+#include "bench_common.h"
 
 namespace picklevm::bench {
 namespace {

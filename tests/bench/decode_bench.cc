@@ -8,7 +8,9 @@
 // least N times and for at least S seconds (at most 10,000 runs), after
 // `warmup` untimed runs, and prints one JSON object: the input size, what
 // the strict decode built (nodes, arena bytes), the opcode count, and every
-// run's nanoseconds per mode.  Each strict/record run decodes into a fresh
+// run's nanoseconds per mode: wall time ("runs") and the thread's CPU time
+// (user + system, CLOCK_THREAD_CPUTIME_ID: "cpu"), which is what to compare
+// on a machine where other processes take turns on the CPU.  Each strict/record run decodes into a fresh
 // Graph; the Graph's construction is timed, its destruction is not (it is
 // reported separately as strict_teardown), as CPython's side times
 // pickle.loads and drops the result outside the timed region.
@@ -19,15 +21,18 @@
 // --no-probe --repeat 1 --warmup 0 --min-seconds 0 --modes strict with
 // --toggle-collect='picklevm::RunPickle*' (or --modes walk with
 // --toggle-collect='picklevm::bench::OpcodeWalk*').
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "tests/bench/bench_common.h"
+#include "bench_common.h"
 #include "vm/base/sha256.h"
 
 namespace picklevm::bench {
@@ -39,6 +44,32 @@ uint64_t Nanos(Clock::time_point a, Clock::time_point b) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
 }
+
+uint64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// One timed region: wall and CPU nanoseconds.
+struct Sample {
+  uint64_t wall = 0;
+  uint64_t cpu = 0;
+};
+
+class Timer {
+ public:
+  Timer() : wall_(Clock::now()), cpu_(ThreadCpuNanos()) {}
+  Sample Stop() const {
+    uint64_t cpu = ThreadCpuNanos();
+    return {Nanos(wall_, Clock::now()), cpu - cpu_};
+  }
+
+ private:
+  Clock::time_point wall_;
+  uint64_t cpu_;
+};
 
 struct Options {
   std::string file;
@@ -107,12 +138,12 @@ Options Parse(int argc, char** argv) {
   std::exit(2);
 }
 
-// Runs `body` (which returns its own measured nanoseconds) warmup times
+// Runs `body` (which returns its own measured Sample) warmup times
 // untimed, then until both `repeat` runs and `min_seconds` have passed.
 template <typename Body>
-std::vector<uint64_t> Measure(const Options& o, Body body) {
+std::vector<Sample> Measure(const Options& o, Body body) {
   for (int i = 0; i < o.warmup; ++i) body();
-  std::vector<uint64_t> runs;
+  std::vector<Sample> runs;
   auto start = Clock::now();
   while (runs.size() < static_cast<size_t>(o.repeat) ||
          (std::chrono::duration<double>(Clock::now() - start).count() <
@@ -123,15 +154,28 @@ std::vector<uint64_t> Measure(const Options& o, Body body) {
   return runs;
 }
 
-void PrintRuns(const char* name, const std::vector<uint64_t>& runs,
+void PrintList(const std::string& name, const std::vector<uint64_t>& v,
                bool* first) {
-  std::printf("%s\"%s\":[", *first ? "" : ",", name);
-  for (size_t i = 0; i < runs.size(); ++i) {
+  std::printf("%s\"%s\":[", *first ? "" : ",", name.c_str());
+  for (size_t i = 0; i < v.size(); ++i) {
     std::printf("%s%llu", i ? "," : "",
-                static_cast<unsigned long long>(runs[i]));
+                static_cast<unsigned long long>(v[i]));
   }
   std::printf("]");
   *first = false;
+}
+
+// Wall times go into "runs", CPU times into "cpu" (printed at the end).
+void PrintRuns(const char* name, const std::vector<Sample>& runs,
+               bool* first, std::vector<std::pair<std::string,
+                                                  std::vector<uint64_t>>>* cpu) {
+  std::vector<uint64_t> wall, c;
+  for (const Sample& s : runs) {
+    wall.push_back(s.wall);
+    c.push_back(s.cpu);
+  }
+  PrintList(name, wall, first);
+  cpu->emplace_back(name, std::move(c));
 }
 
 int Main(int argc, char** argv) {
@@ -166,69 +210,73 @@ int Main(int argc, char** argv) {
               static_cast<unsigned long long>(info.arena_reserved),
               info.protocol, info.regions.size());
   uint64_t opcodes = 0, sink = 0;
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> cpu;
   for (const std::string& mode : o.modes) {
     if (mode == "strict") {
-      std::vector<uint64_t> teardown;
+      std::vector<Sample> teardown;
       auto runs = Measure(o, [&] {
-        auto t0 = Clock::now();
+        Timer timer;
         auto graph = std::make_unique<Graph>();
         RunResult run;
         absl::Status s = DecodeStrict(input, graph.get(), &run);
-        auto t1 = Clock::now();
+        Sample sample = timer.Stop();
         if (!s.ok()) Fail("strict decode", s);
         DoNotOptimize(run.root);
+        Timer teardown_timer;
         graph.reset();
-        teardown.push_back(Nanos(t1, Clock::now()));
-        return Nanos(t0, t1);
+        teardown.push_back(teardown_timer.Stop());
+        return sample;
       });
-      PrintRuns("strict", runs, &first);
-      PrintRuns("strict_teardown", teardown, &first);
+      PrintRuns("strict", runs, &first, &cpu);
+      PrintRuns("strict_teardown", teardown, &first, &cpu);
     } else if (mode == "record") {
       auto runs = Measure(o, [&] {
-        auto t0 = Clock::now();
+        Timer timer;
         auto graph = std::make_unique<Graph>();
         std::vector<RunResult> runs;
         absl::Status s = DecodeRecord(input, graph.get(), &runs);
-        auto t1 = Clock::now();
+        Sample sample = timer.Stop();
         if (!s.ok()) Fail("record decode", s);
         DoNotOptimize(runs.data());
-        return Nanos(t0, t1);
+        return sample;
       });
-      PrintRuns("record", runs, &first);
+      PrintRuns("record", runs, &first, &cpu);
     } else if (mode == "walk") {
       auto runs = Measure(o, [&] {
-        auto t0 = Clock::now();
+        Timer timer;
         absl::Status s = OpcodeWalk(input, info.regions, &opcodes, &sink);
-        auto t1 = Clock::now();
+        Sample sample = timer.Stop();
         if (!s.ok()) Fail("opcode walk", s);
-        return Nanos(t0, t1);
+        return sample;
       });
-      PrintRuns("walk", runs, &first);
+      PrintRuns("walk", runs, &first, &cpu);
     } else if (mode == "memcpy") {
       std::unique_ptr<char[]> dst(new char[data.size() + 1]);
       std::memset(dst.get(), 0, data.size() + 1);  // fault the pages in once
       auto runs = Measure(o, [&] {
-        auto t0 = Clock::now();
+        Timer timer;
         std::memcpy(dst.get(), data.data(), data.size());
         DoNotOptimize(dst.get());
-        auto t1 = Clock::now();
-        return Nanos(t0, t1);
+        return timer.Stop();
       });
       sink += static_cast<unsigned char>(dst[data.size() / 2]);
-      PrintRuns("memcpy", runs, &first);
+      PrintRuns("memcpy", runs, &first, &cpu);
     } else if (mode == "sha256") {
       auto runs = Measure(o, [&] {
-        auto t0 = Clock::now();
+        Timer timer;
         std::string hex = Sha256Hex(input);
-        auto t1 = Clock::now();
+        Sample sample = timer.Stop();
         sink += static_cast<unsigned char>(hex[0]);
-        return Nanos(t0, t1);
+        return sample;
       });
-      PrintRuns("sha256", runs, &first);
+      PrintRuns("sha256", runs, &first, &cpu);
     } else {
       Usage("unknown mode");
     }
   }
+  std::printf("},\"cpu\":{");
+  first = true;
+  for (const auto& [name, v] : cpu) PrintList(name, v, &first);
   std::printf("},\"opcodes\":%llu,\"sink\":%llu}\n",
               static_cast<unsigned long long>(opcodes),
               static_cast<unsigned long long>(sink));

@@ -2,7 +2,15 @@
 """Benchmarks of picklevm against CPython's unpickler.
 
     /usr/bin/python3 tests/bench/run_bench.py [--picklevm PATH] [--quick]
-        [--out tests/bench/README.md] [--workdir DIR] [--keep] [--cpu N]
+        [--out tests/bench/README.md] [--snapshot] [--workdir DIR] [--keep]
+        [--cpu N] [--no-callgrind]
+
+--snapshot exports the committed HEAD (`git archive`) into the scratch
+folder and builds picklevm there (CMake + Ninja, RelWithDebInfo) instead of
+using --picklevm: the figures then belong to one commit, whatever happens
+to the working tree meanwhile.  Without it, --picklevm (default
+build/picklevm) is measured, and the driver is built against the
+libpicklevm_vm.a and the sources of that binary's build folder.
 
 Generates its inputs into a scratch folder (never in the tree; removed at
 the end unless --keep):
@@ -232,17 +240,20 @@ def py_time(path, loader, repeat, min_seconds):
     obj = fn(data)  # warm-up
     del obj
     gc.collect()    # explicit collection still works with gc disabled
-    runs = []
+    runs, cpu = [], []
     start = time.perf_counter()
     while len(runs) < repeat or (time.perf_counter() - start < min_seconds
                                  and len(runs) < 10000):
+        c0 = time.thread_time_ns()
         t0 = time.perf_counter_ns()
         obj = fn(data)
         t1 = time.perf_counter_ns()
+        c1 = time.thread_time_ns()
         del obj
         gc.collect()
         runs.append(t1 - t0)
-    print(json.dumps({"runs": runs}))
+        cpu.append(c1 - c0)
+    print(json.dumps({"runs": runs, "cpu": cpu}))
 
 
 # CPython's loads under callgrind: run twice, with and without the call.
@@ -281,8 +292,16 @@ def child(args, cpu=None):
     argv = [PY, "-s", os.path.abspath(__file__)] + args
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
-    return subprocess.run(argv, check=True, capture_output=True,
-                          text=True).stdout
+    return checked_output(argv)
+
+
+def checked_output(argv):
+    """stdout of a command that must succeed (else its stderr, and stop)."""
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])}... failed "
+                         f"(exit {p.returncode}):\n{p.stderr[-2000:]}")
+    return p.stdout
 
 
 def fmt_ms(ns):
@@ -365,11 +384,39 @@ def machine_info():
     }
 
 
-def git_state():
-    head = sh(f"git -C {shlex.quote(REPO)} rev-parse --short HEAD")
-    dirty = sh(f"git -C {shlex.quote(REPO)} status --porcelain -- vm tools "
+def git_state(repo):
+    head = sh(f"git -C {shlex.quote(repo)} rev-parse --short HEAD")
+    dirty = sh(f"git -C {shlex.quote(repo)} status --porcelain -- vm tools "
                "CMakeLists.txt")
     return head, [line for line in dirty.splitlines() if line]
+
+
+def source_dir_of(build_dir):
+    """The source tree a CMake build folder was configured from."""
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            m = re.search(r"^picklevm_SOURCE_DIR:STATIC=(.*)$", f.read(), re.M)
+            if m:
+                return m.group(1).strip()
+    except OSError:
+        pass
+    return REPO
+
+
+def build_snapshot(work):
+    """git archive HEAD -> work/src, built in work/build."""
+    head = sh(f"git -C {shlex.quote(REPO)} rev-parse --short HEAD")
+    src = os.path.join(work, "src")
+    bld = os.path.join(work, "build")
+    os.makedirs(src, exist_ok=True)
+    archive = subprocess.run(["git", "-C", REPO, "archive", head],
+                             check=True, capture_output=True).stdout
+    run(["tar", "-x", "-C", src], input=archive)
+    run(["cmake", "-S", src, "-B", bld, "-G", "Ninja",
+         "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], stdout=subprocess.DEVNULL)
+    run(["ninja", "-C", bld, "picklevm", "picklevm_vm"],
+        stdout=subprocess.DEVNULL)
+    return head, os.path.join(bld, "picklevm"), bld, src
 
 
 # ---- building the driver ----------------------------------------------------
@@ -387,29 +434,29 @@ def link_libraries(build_dir):
     return shlex.split(m.group(1))
 
 
-def build_driver(build_dir, work, lib_copy):
+def build_driver(build_dir, source_dir, work, lib_copy):
     libs = [lib_copy if os.path.basename(x) == "libpicklevm_vm.a" else x
             for x in link_libraries(build_dir)]
     exe = os.path.join(work, "decode_bench")
     cmd = (["g++", "-O2", "-g", "-DNDEBUG", "-std=c++20", "-pthread",
             "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
-            "-Wno-restrict", f"-I{REPO}",
+            "-Wno-restrict", f"-I{source_dir}",
             os.path.join(HERE, "decode_bench.cc"), "-o", exe] + libs)
     run(cmd)
     return exe, cmd
 
 
-def stale_headers(lib):
+def stale_headers(lib, source_dir):
     """vm/ headers edited after the library was built (the driver compiles
     against today's headers and links yesterday's library)."""
     t = os.path.getmtime(lib)
     out = []
-    for root, _, files in os.walk(os.path.join(REPO, "vm")):
+    for root, _, files in os.walk(os.path.join(source_dir, "vm")):
         for f in files:
             if f.endswith((".h", ".inc")):
                 p = os.path.join(root, f)
                 if os.path.getmtime(p) > t:
-                    out.append(os.path.relpath(p, REPO))
+                    out.append(os.path.relpath(p, source_dir))
     return sorted(out)
 
 
@@ -419,26 +466,40 @@ def min_of(runs):
     return min(runs) if runs else None
 
 
+def spawn(argv, errfile):
+    """Runs argv (stdout to /dev/null, stderr to errfile); returns (exit
+    status, wall ns, CPU ns of the child and its threads, ru_maxrss bytes).
+    posix_spawn + wait4: no shell, no extra exec, the child's own rusage."""
+    actions = [(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 2, errfile,
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    _, status, ru = os.wait4(pid, 0)
+    t1 = time.perf_counter_ns()
+    cpu = int((ru.ru_utime + ru.ru_stime) * 1e9)
+    return os.waitstatus_to_exitcode(status), t1 - t0, cpu, ru.ru_maxrss * 1024
+
+
+ERRFILE = None  # set in main(): a file in the scratch folder
+
+
 def time_cmd(argv, repeat, min_seconds, max_runs=30, ok=(0,)):
-    """Wall time of a whole process (this process and its children are
-    pinned to one CPU), min-of-N."""
-    subprocess.run(argv, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)  # warm-up
-    runs = []
+    """Wall and CPU time of a whole process (this process and its children
+    are pinned to one CPU): every run's figures, and the minimum of each."""
+    spawn(argv, ERRFILE)  # warm-up
+    runs, cpu = [], []
     start = time.perf_counter()
     status = None
     while len(runs) < repeat or (time.perf_counter() - start < min_seconds
                                  and len(runs) < max_runs):
-        t0 = time.perf_counter_ns()
-        p = subprocess.run(argv, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
-        t1 = time.perf_counter_ns()
-        status = p.returncode
-        if p.returncode not in ok:
-            return {"error": f"exit {p.returncode}: "
-                             f"{p.stderr.decode(errors='replace')[:300]}"}
-        runs.append(t1 - t0)
-    return {"runs": runs, "min": min(runs),
+        status, wall, c, _ = spawn(argv, ERRFILE)
+        if status not in ok:
+            with open(ERRFILE, errors="replace") as f:
+                return {"error": f"exit {status}: {f.read()[:300]}"}
+        runs.append(wall)
+        cpu.append(c)
+    return {"runs": runs, "cpu": cpu, "min": min(runs), "cpu_min": min(cpu),
             "median": int(statistics.median(runs)), "status": status}
 
 
@@ -467,7 +528,7 @@ def callgrind_total(path):
     return None
 
 
-def callgrind(work, driver, pv_lib_cmd, small):
+def callgrind(work, driver, small):
     """Instruction counts and the decode's profile."""
     res = {}
     out = os.path.join(work, "callgrind.decode.out")
@@ -479,7 +540,6 @@ def callgrind(work, driver, pv_lib_cmd, small):
                 "--repeat", "1", "--warmup", "0", "--min-seconds", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     res["decode_ir"] = callgrind_total(out)
-    res["decode_out"] = out
     out_walk = os.path.join(work, "callgrind.walk.out")
     run(base + [f"--callgrind-out-file={out_walk}",
                 "--toggle-collect=picklevm::bench::OpcodeWalk*",
@@ -497,59 +557,91 @@ def callgrind(work, driver, pv_lib_cmd, small):
         py_ir.append(callgrind_total(o))
     res["python_base_ir"], res["python_total_ir"] = py_ir
     res["python_ir"] = py_ir[1] - py_ir[0]
-    for key, flag in (("inclusive", "yes"), ("self", "no")):
-        p = subprocess.run(["callgrind_annotate", f"--inclusive={flag}",
-                            "--threshold=100", out],
-                           capture_output=True, text=True)
-        res[key] = parse_annotate(p.stdout, 10)
+    res.update(profile(out, res["decode_ir"]))
     return res
 
 
-def parse_annotate(text, top):
+ANNOTATE_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$")
+WRAPPERS = {"main", "(below main)", "__libc_start_main@@GLIBC_2.34",
+            "__libc_start_call_main"}
+
+
+def annotate(out, inclusive):
+    """(Ir, file, function) rows of callgrind_annotate.  One function shows
+    up once per source file its code came from (inlined headers), so the
+    callers aggregate."""
+    p = subprocess.run(["callgrind_annotate",
+                        f"--inclusive={'yes' if inclusive else 'no'}",
+                        "--auto=no", "--threshold=100", out],
+                       capture_output=True, text=True)
     rows = []
-    started = False
-    for line in text.splitlines():
-        if re.match(r"^-+$", line.strip()) and rows == [] and started:
+    for line in p.stdout.splitlines():
+        m = ANNOTATE_LINE.match(line)
+        if not m or "PROGRAM TOTALS" in line:
             continue
-        m = re.match(r"^\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*)$", line)
-        if m and "PROGRAM TOTALS" not in line:
-            started = True
-            name = m.group(3)
-            name = re.sub(r"\s*\[[^\]]*\]\s*$", "", name)  # object file
-            if ":" in name and not name.startswith("???"):
-                # "file:function": keep the function
-                head, _, tail = name.partition(":")
-                if "/" in head or head.endswith((".cc", ".h", ".c")) or \
-                        head == "???":
-                    name = tail
-            rows.append((int(m.group(1).replace(",", "")),
-                         float(m.group(2)), short_name(name)))
-            if len(rows) >= top:
-                break
+        rest = re.sub(r"\s\[[^\]]*\]$", "", m.group(2).strip())
+        file, _, fn = rest.partition(":")
+        rows.append((int(m.group(1).replace(",", "")), file, fn))
     return rows
 
 
-def short_name(name):
-    """Drops argument lists and template noise from a demangled name."""
-    name = name.strip()
-    name = name.replace("std::basic_string_view<char, std::char_traits<char> >",
-                        "std::string_view")
-    name = name.replace("std::__cxx11::basic_string<char, "
-                        "std::char_traits<char>, std::allocator<char> >",
-                        "std::string")
-    # The lambda/abseil names can be huge; cut the argument list.
-    depth = 0
-    for i, c in enumerate(name):
-        if c == "<":
+def clean_function(fn):
+    """A demangled name without argument lists, namespaces of the project
+    and allocator noise: picklevm::(anonymous namespace)::Machine::Step(...)
+    [clone .constprop.0] -> Machine::Step."""
+    fn = re.sub(r"\s*\[clone [^\]]*\]", "", fn)
+    fn = fn.replace("(anonymous namespace)::", "")
+    fn = fn.replace("absl::debian3::", "absl::")
+    prev = None
+    while prev != fn:
+        prev = fn
+        fn = re.sub(r", std::allocator<[^<>]*> >", ">", fn)
+        fn = re.sub(r"std::basic_string_view<char, std::char_traits<char> >",
+                    "std::string_view", fn)
+    out, depth = [], 0
+    i = 0
+    while i < len(fn):
+        c = fn[i]
+        if c in "<{":
             depth += 1
-        elif c == ">":
+        elif c in ">}":
             depth -= 1
-        elif c == "(" and depth == 0 and i > 0:
-            name = name[:i] + "(…)" + ("" if name.endswith(")") else "")
+        elif c == "(" and depth == 0:
+            if "".join(out).endswith("operator") and fn[i:i + 2] == "()":
+                out.append("()")
+                i += 2
+                continue
             break
-    if len(name) > 110:
-        name = name[:107] + "…"
-    return name
+        out.append(c)
+        i += 1
+    fn = "".join(out).strip()
+    fn = re.sub(r"^picklevm::", "", fn)
+    return fn[:100]
+
+
+def profile(out, total):
+    """Top functions by inclusive cost (callers of RunPickle dropped), by
+    self cost (summed over the files a function's code came from), and self
+    cost by source file."""
+    incl = {}
+    for ir, _, fn in annotate(out, True):
+        name = clean_function(fn)
+        if name in WRAPPERS or name.startswith("???") or fn.startswith("0x"):
+            continue
+        if ir >= total and name != "RunPickle":
+            continue  # above RunPickle: the driver's own frames
+        incl[name] = max(incl.get(name, 0), ir)
+    self_cost, by_file = {}, {}
+    for ir, file, fn in annotate(out, False):
+        name = clean_function(fn)
+        self_cost[name] = self_cost.get(name, 0) + ir
+        f = os.path.basename(file) if file != "???" else "??? (no debug info)"
+        by_file[f] = by_file.get(f, 0) + ir
+
+    def top(d):
+        return sorted(d.items(), key=lambda kv: -kv[1])[:10]
+    return {"inclusive": top(incl), "self": top(self_cost),
+            "by_file": top(by_file)}
 
 
 # =============================================================================
@@ -651,6 +743,8 @@ def main():
                     help="keep the scratch folder and its inputs")
     ap.add_argument("--cpu", type=int, default=(os.cpu_count() or 1) - 1)
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--snapshot", action="store_true",
+                    help="build and measure a git archive of HEAD")
     # Child modes.
     ap.add_argument("--generate", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--py-time", nargs=4, help=argparse.SUPPRESS)
@@ -665,12 +759,6 @@ def main():
         return 0
 
     started = datetime.datetime.now(datetime.timezone.utc)
-    picklevm_src = os.path.abspath(a.picklevm)
-    build_dir = os.path.abspath(a.build_dir or os.path.dirname(picklevm_src))
-    lib_src = os.path.join(build_dir, "libpicklevm_vm.a")
-    for f in (picklevm_src, lib_src):
-        if not os.path.exists(f):
-            raise SystemExit(f"missing {f} (build with ninja -C {build_dir})")
     if a.workdir:
         work = os.path.abspath(a.workdir)
         os.makedirs(work, exist_ok=True)
@@ -679,16 +767,29 @@ def main():
     out_path = a.out or (os.path.join(work, "README.md") if a.quick
                          else os.path.join(HERE, "README.md"))
     log(f"scratch folder {work}")
+    if a.snapshot:
+        log("exporting HEAD and building it (--snapshot)")
+        head, picklevm_src, build_dir, source_dir = build_snapshot(work)
+        dirty = []
+    else:
+        picklevm_src = os.path.abspath(a.picklevm)
+        build_dir = os.path.abspath(a.build_dir or
+                                    os.path.dirname(picklevm_src))
+        source_dir = source_dir_of(build_dir)
+        head, dirty = git_state(source_dir)
+    lib_src = os.path.join(build_dir, "libpicklevm_vm.a")
+    for f in (picklevm_src, lib_src):
+        if not os.path.exists(f):
+            raise SystemExit(f"missing {f} (build with ninja -C {build_dir})")
 
     # Copies, so a rebuild by someone else during the run changes nothing.
     picklevm = os.path.join(work, "picklevm")
     lib = os.path.join(work, "libpicklevm_vm.a")
     shutil.copy2(picklevm_src, picklevm)
     shutil.copy2(lib_src, lib)
-    stale = stale_headers(lib_src)
-    head, dirty = git_state()
+    stale = stale_headers(lib_src, source_dir)
     log("building tests/bench/decode_bench.cc")
-    driver, driver_cmd = build_driver(build_dir, work, lib)
+    driver, driver_cmd = build_driver(build_dir, source_dir, work, lib)
 
     bg_start, load_start = background_load()
     p = plan(a.quick)
@@ -699,17 +800,18 @@ def main():
     for i in inputs:
         sh(f"cat {shlex.quote(i['path'])} > /dev/null")  # warm page cache
 
-    spawn = time_cmd(["/bin/true"], 20, 0.5)
+    global ERRFILE
+    ERRFILE = os.path.join(work, "stderr.txt")
+    spawn_cost = time_cmd(["/bin/true"], 20, 0.5)
 
     quick_reps = 3 if a.quick else 5
     for i in inputs:
         big = i.get("big")
         log(f"{i['name']}: in-process (picklevm driver)")
         modes = "strict,record,walk,memcpy" + (",sha256" if big else "")
-        i["pv"] = json.loads(subprocess.run(
+        i["pv"] = json.loads(checked_output(
             [driver, i["path"], "--modes", modes, "--repeat",
-             str(quick_reps), "--min-seconds", "0.3" if a.quick else "2"],
-            check=True, capture_output=True, text=True).stdout)
+             str(quick_reps), "--min-seconds", "0.3" if a.quick else "2"]))
         log(f"{i['name']}: in-process (CPython)")
         i["py"] = json.loads(child(
             ["--py-time", i["path"], i["loader"],
@@ -724,22 +826,25 @@ def main():
         i["python"] = measure_process(argv, 3, 0)
         i["sha256sum"] = time_cmd(["sha256sum", i["path"]], quick_reps,
                                   0.3 if a.quick else 1)
+        i["openssl"] = time_cmd(["openssl", "dgst", "-sha256", i["path"]],
+                                quick_reps, 0.3 if a.quick else 1)
 
     cg = None
     if not a.no_callgrind:
         log(f"callgrind on {os.path.basename(small)}")
-        cg = callgrind(work, driver, None, small)
+        cg = callgrind(work, driver, small)
         cg["input"] = os.path.basename(small)
         cg["bytes"] = os.path.getsize(small)
-        cg["opcodes"] = json.loads(subprocess.run(
+        cg["opcodes"] = json.loads(checked_output(
             [driver, small, "--modes", "walk", "--repeat", "1",
-             "--min-seconds", "0", "--warmup", "0"], check=True,
-            capture_output=True, text=True).stdout)["opcodes"]
+             "--min-seconds", "0", "--warmup", "0"]))["opcodes"]
 
     bg_end, load_end = background_load()
     finished = datetime.datetime.now(datetime.timezone.utc)
     argv_shown = ["/usr/bin/python3", "tests/bench/run_bench.py"]
-    if a.picklevm != os.path.join(REPO, "build", "picklevm"):
+    if a.snapshot:
+        argv_shown.append("--snapshot")
+    elif a.picklevm != os.path.join(REPO, "build", "picklevm"):
         argv_shown += ["--picklevm", a.picklevm]
     if a.quick:
         argv_shown.append("--quick")
@@ -749,7 +854,9 @@ def main():
         inputs=inputs, cg=cg, quick=a.quick, machine=machine_info(),
         started=started, finished=finished, command=" ".join(argv_shown),
         head=head, dirty=dirty, stale=stale, driver_cmd=driver_cmd,
-        bg=(bg_start, load_start, bg_end, load_end), spawn=spawn, cpu=a.cpu,
+        snapshot=a.snapshot,
+        bg=(bg_start, load_start, bg_end, load_end), spawn=spawn_cost,
+        cpu=a.cpu,
         picklevm_sha=hashlib.sha256(open(picklevm, "rb").read()).hexdigest(),
         plan=p)
     with open(out_path, "w") as f:
@@ -775,222 +882,282 @@ def verdict(ok):
     return "**met**" if ok else "**not met**"
 
 
+def mn(v):
+    return min(v) if v else None
+
+
+def ratio(a_, b_):
+    return a_ / b_ if a_ and b_ else None
+
+
+def pv(i, mode, kind="cpu"):
+    """picklevm driver minimum for a mode: CPU (kind="cpu") or wall."""
+    d = i["pv"]["cpu" if kind == "cpu" else "runs"]
+    return mn(d.get(mode, []))
+
+
+def py(i, kind="cpu"):
+    return mn(i["py"]["cpu" if kind == "cpu" else "runs"])
+
+
+def proc(r, kind="cpu"):
+    """Whole-process minimum (CPU or wall) or None on error."""
+    if "error" in r:
+        return None
+    return r["cpu_min"] if kind == "cpu" else r["min"]
+
+
+def both(r):
+    """'CPU / wall' cell for a whole-process result."""
+    if "error" in r:
+        return "error"
+    return f"{fmt_ms(r['cpu_min'])} / {fmt_ms(r['min'])}"
+
+
 def render(inputs, cg, quick, machine, started, finished, command, head,
-           dirty, stale, driver_cmd, bg, spawn, cpu, picklevm_sha, plan):
+           dirty, stale, driver_cmd, bg, spawn, cpu, picklevm_sha, plan,
+           snapshot):
     by = {i["name"]: i for i in inputs}
+    heavy = [i for i in inputs if i.get("heavy")]
     L = []
     w = L.append
     w("# picklevm benchmarks")
+    w("")
+    w("Generated by `tests/bench/run_bench.py` (this file is its output; "
+      "rerun it rather than editing by hand).")
     w("")
     if quick:
         w("**Quick run (`--quick`): every input is about 10× smaller than "
           "the real benchmark; the targets below are judged on the small "
           "inputs and mean little.**")
         w("")
-    w(f"Run {started:%Y-%m-%d %H:%M}–{finished:%H:%M} UTC on "
-      f"{machine['model']} ({machine['cpus']} vCPUs, "
-      f"{machine['threads_per_core']} thread per core, "
-      f"{machine['hypervisor']} guest), {machine['mem_gib']:.0f} GiB RAM, "
-      f"{machine['os']}, Linux {machine['kernel']}.  Tools: {machine['gxx']}; "
-      f"Python {machine['python']} (`/usr/bin/python3`); numpy / "
-      f"scikit-learn / joblib {machine['libs'].replace(' ', ' / ')}; "
-      f"{machine['valgrind']}; {machine['sha256sum']}.")
-    w("")
-    w("Reproduce (from the root of the repository, after "
-      "`ninja -C build`):")
-    w("")
-    w("```sh")
-    w(command)
-    w("```")
-    w("")
-    rev = head + (" with uncommitted changes in vm/ or tools/ ("
-                  + ", ".join(d.split()[-1] for d in dirty) + ")"
+    w(f"- **Date:** {started:%Y-%m-%d %H:%M}–{finished:%H:%M} UTC.")
+    w(f"- **Machine:** {machine['model']} (`lscpu` model name), "
+      f"{machine['cpus']} vCPUs ({machine['threads_per_core']} thread per "
+      f"core, {machine['hypervisor']} guest), {machine['mem_gib']:.1f} GiB "
+      f"RAM, {machine['os']}, Linux {machine['kernel']}.")
+    w(f"- **Tools:** {machine['gxx']}; Python {machine['python']} "
+      f"(`/usr/bin/python3`, Debian); numpy / scikit-learn / joblib "
+      f"{machine['libs'].replace(' ', ' / ')}; {machine['valgrind']}; "
+      f"{machine['sha256sum']}.")
+    rev = head + (" with uncommitted changes in "
+                  + ", ".join(d.split()[-1] for d in dirty)
                   if dirty else "")
-    w(f"picklevm: commit {rev}; binary sha256 {picklevm_sha[:16]}…, "
-      "RelWithDebInfo (`-O2 -g`), copied at the start of the run.")
+    w(f"- **picklevm:** commit {rev}"
+      + (" (exported with `git archive` and built by the script, so "
+         "concurrent edits of the working tree do not leak in)"
+         if snapshot else "")
+      + f"; RelWithDebInfo (`-O2 -g`); binary sha256 {picklevm_sha[:16]}….")
     if stale:
-        w(f"Warning: vm/ headers newer than libpicklevm_vm.a when the driver "
-          f"was built: {', '.join(stale)}.")
+        w(f"- **Warning:** vm/ headers newer than libpicklevm_vm.a when the "
+          f"driver was built: {', '.join(stale)}.")
+    w("- **Reproduce** (from the root of the repository):")
+    w("")
+    w("  ```sh")
+    if not snapshot:
+        w("  ninja -C build")
+    w(f"  {command}")
+    w("  ```")
     w("")
     bg_start, load_start, bg_end, load_end = bg
-    w("**Background load.** Two libFuzzer campaigns (nice 10) were scheduled "
-      "on this 2-vCPU machine during the run, so wall times are noisy; "
-      "everything measured was pinned to CPU "
-      f"{cpu} (`sched_setaffinity`, inherited by every child) and is the "
-      "minimum of N runs, and the in-process comparison is also given in "
-      "instructions (callgrind), which the fuzzers do not disturb.  Seen at "
-      f"the start (load average {load_start}): "
-      + ("; ".join(bg_start) if bg_start else "nothing above 20 % CPU")
+    w("**The machine was busy.** Two libFuzzer campaigns (nice 10) ran on "
+      "this 2-vCPU machine during the whole run, and other work came and "
+      "went, so a process got only part of a CPU and wall times are "
+      "inflated and noisy.  Everything measured was pinned to CPU "
+      f"{cpu} (`sched_setaffinity`, inherited by every child) and repeated. "
+      "**Times are given as CPU time (user + system of the measured thread "
+      "or process) and wall time; the verdicts use the minimum CPU time**, "
+      "which time-sharing does not inflate (it is what an idle machine's "
+      "wall time would be for these single-threaded jobs, up to cache "
+      "interference), and the in-process comparison is also given in "
+      "instructions (callgrind), which nothing disturbs.  "
+      f"Busy processes at the start (load average {load_start}): "
+      + ("; ".join(bg_start) if bg_start else "none above 20 % CPU")
       + f".  At the end (load average {load_end}): "
-      + ("; ".join(bg_end) if bg_end else "nothing above 20 % CPU") + ".")
+      + ("; ".join(bg_end) if bg_end else "none above 20 % CPU") + ".")
     w("")
 
     # ---- targets --------------------------------------------------------
-    heavy = [i for i in inputs if i.get("heavy")]
     w("## Targets")
     w("")
-    w("| target | measured | status |")
-    w("|---|---|---|")
-
-    def pv_min(i, mode):
-        return min_of(i["pv"]["runs"].get(mode, []))
-
-    def ratio(a_, b_):
-        return a_ / b_ if a_ and b_ else None
-
+    w("| target | input | measured (CPU time; wall in brackets) | status |")
+    w("|---|---|---|---|")
     for i in heavy:
-        sp = ratio(min_of(i["py"]["runs"]), pv_min(i, "strict"))
+        sp = ratio(py(i), pv(i, "strict"))
+        spw = ratio(py(i, "wall"), pv(i, "strict", "wall"))
         w(f"| object-heavy decode ≥ {TARGET_DECODE_SPEEDUP:g}× faster than "
-          f"`pickle.loads` (gc off): `{i['name']}` | {fmt_x(sp)} "
-          f"({fmt_ms(pv_min(i, 'strict'))} vs "
-          f"{fmt_ms(min_of(i['py']['runs']))}) | "
+          f"`pickle.loads` (gc off) | `{i['name']}` | {fmt_x(sp)}: "
+          f"{fmt_ms(pv(i, 'strict'))} vs {fmt_ms(py(i))} ({fmt_x(spw)}) | "
           f"{verdict(sp is not None and sp >= TARGET_DECODE_SPEEDUP)} |")
     for i in heavy:
         rss = i["load"].get("rss")
-        mem = (i["pv"]["arena_reserved"] + i["bytes"]) / i["bytes"]
         f_ = rss / i["bytes"] if rss else None
-        w(f"| peak memory ≤ {TARGET_MEM_FACTOR:g}× input: `{i['name']}` "
+        mem = (i["pv"]["arena_reserved"] + i["bytes"]) / i["bytes"]
+        w(f"| peak memory ≤ {TARGET_MEM_FACTOR:g}× input | `{i['name']}` "
           f"({fmt_size(i['bytes'])}) | `load` peak RSS "
-          f"{fmt_size(rss) if rss else '—'} = {fmt_x(f_)} input; decode "
-          f"alone (input + graph arena) {fmt_x(mem)} | "
+          f"{fmt_size(rss) if rss else '—'} = {fmt_x(f_)} input (decode "
+          f"alone: input + graph arena = {fmt_x(mem)}) | "
           f"{verdict(f_ is not None and f_ <= TARGET_MEM_FACTOR)} |")
     for name in ("rf.pkl", "rf.joblib"):
         i = by[name]
-        lo, py = i["load"].get("min"), i["python"].get("min")
-        sp = ratio(py, lo)
+        sp = ratio(proc(i["python"]), proc(i["load"]))
+        spw = ratio(proc(i["python"], "wall"), proc(i["load"], "wall"))
         w(f"| RandomForest whole-process `load` ≥ "
-          f"{TARGET_RF_LOAD_SPEEDUP:g}× faster than `python3 -c`: "
-          f"`{name}` | {fmt_x(sp)} ({fmt_ms(lo)} vs {fmt_ms(py)}) | "
+          f"{TARGET_RF_LOAD_SPEEDUP:g}× faster than `python3 -c` | "
+          f"`{name}` | {fmt_x(sp)}: {fmt_ms(proc(i['load']))} vs "
+          f"{fmt_ms(proc(i['python']))} ({fmt_x(spw)}) | "
           f"{verdict(sp is not None and sp >= TARGET_RF_LOAD_SPEEDUP)} |")
     for name in ("rf.pkl", "rf.joblib"):
         i = by[name]
-        sc = i["scan"].get("min")
-        w(f"| RandomForest `scan` < {TARGET_RF_SCAN_MS:g} ms: `{name}` | "
-          f"{fmt_ms(sc)} | "
+        sc = proc(i["scan"])
+        w(f"| RandomForest `scan` < {TARGET_RF_SCAN_MS:g} ms | `{name}` | "
+          f"{fmt_ms(sc)} ({fmt_ms(proc(i['scan'], 'wall'))}) | "
           f"{verdict(sc is not None and sc / 1e6 < TARGET_RF_SCAN_MS)} |")
     big = by["arrays.joblib"]
-    sc, rss = big["scan"].get("min"), big["scan"].get("rss")
-    w(f"| {fmt_size(big['bytes'])} joblib `scan` < {TARGET_BIG_SCAN_MS:g} ms "
-      f"| {fmt_ms(sc)} | "
+    sc, rss = proc(big["scan"]), big["scan"].get("rss")
+    bn = f"`arrays.joblib` ({fmt_size(big['bytes'])})"
+    w(f"| 1 GiB joblib `scan` < {TARGET_BIG_SCAN_MS:g} ms | {bn} | "
+      f"{fmt_ms(sc)} ({fmt_ms(proc(big['scan'], 'wall'))}) | "
       f"{verdict(sc is not None and sc / 1e6 < TARGET_BIG_SCAN_MS)} |")
-    w(f"| {fmt_size(big['bytes'])} joblib `scan` RSS < "
-      f"{fmt_size(TARGET_BIG_SCAN_RSS)} | {fmt_size(rss) if rss else '—'} | "
+    w(f"| 1 GiB joblib `scan` RSS < {fmt_size(TARGET_BIG_SCAN_RSS)} | {bn} | "
+      f"{fmt_size(rss) if rss else '—'} | "
       f"{verdict(rss is not None and rss < TARGET_BIG_SCAN_RSS)} |")
-    lo, ss = big["load"].get("min"), big["sha256sum"].get("min")
-    w(f"| {fmt_size(big['bytes'])} joblib `load` (with checksums) at the "
-      f"speed of `sha256sum` (within {TARGET_SHA_TOLERANCE - 1:.0%}) | "
+    lo, ss = proc(big["load"]), proc(big["sha256sum"])
+    w(f"| 1 GiB joblib `load` with checksums at the speed of `sha256sum` "
+      f"(≤ {TARGET_SHA_TOLERANCE:.2f}×) | {bn} | {fmt_x(ratio(lo, ss), 2)}: "
       f"`load` {fmt_ms(lo)} vs `sha256sum` {fmt_ms(ss)} "
-      f"({fmt_x(ratio(lo, ss), 2)}) | "
-      f"{verdict(lo is not None and ss and lo <= ss * TARGET_SHA_TOLERANCE)} |")
+      f"({fmt_ms(proc(big['load'], 'wall'))} vs "
+      f"{fmt_ms(proc(big['sha256sum'], 'wall'))}); "
+      f"`openssl dgst -sha256` {fmt_ms(proc(big['openssl']))} | "
+      f"{verdict(lo is not None and ss and lo <= ss * TARGET_SHA_TOLERANCE)}"
+      " |")
     for i in heavy:
-        f_ = ratio(pv_min(i, "strict"), pv_min(i, "walk"))
-        w(f"| decode within {TARGET_WALK_FACTOR:g}× of the opcode walk: "
-          f"`{i['name']}` | {fmt_x(f_, 2)} ({fmt_ms(pv_min(i, 'strict'))} "
-          f"vs {fmt_ms(pv_min(i, 'walk'))}) | "
+        f_ = ratio(pv(i, "strict"), pv(i, "walk"))
+        fw = ratio(pv(i, "strict", "wall"), pv(i, "walk", "wall"))
+        w(f"| decode within {TARGET_WALK_FACTOR:g}× of the opcode walk | "
+          f"`{i['name']}` | {fmt_x(f_, 2)}: {fmt_ms(pv(i, 'strict'))} vs "
+          f"{fmt_ms(pv(i, 'walk'))} ({fmt_x(fw, 2)}) | "
           f"{verdict(f_ is not None and f_ <= TARGET_WALK_FACTOR)} |")
     if cg:
         f_ = cg["decode_ir"] / cg["walk_ir"]
         w(f"| decode within {TARGET_WALK_FACTOR:g}× of the opcode walk, in "
-          f"instructions: `{cg['input']}` | {fmt_x(f_, 2)} | "
+          f"instructions | `{cg['input']}` | {fmt_x(f_, 2)}: "
+          f"{fmt_int(cg['decode_ir'])} vs {fmt_int(cg['walk_ir'])} | "
           f"{verdict(f_ <= TARGET_WALK_FACTOR)} |")
     w("")
-    w("Criteria: speed ratios are CPython's minimum over picklevm's minimum; "
-      "“peak memory” is `picklevm load`'s peak RSS (the mapped input pages "
-      "it reads count in it) over the input size; “at the speed of "
-      f"sha256sum” is `load` taking at most {TARGET_SHA_TOLERANCE:.2f}× "
-      "`sha256sum FILE`'s wall time; the walk ratio is the strict decode's "
-      "minimum over the walk's minimum.")
+    w("How each row is judged: speed ratios are CPython's minimum CPU time "
+      "over picklevm's; peak memory is `picklevm load`'s peak RSS "
+      "(`/usr/bin/time -v`; the pages of the memory-mapped input that it "
+      "reads count in it) over the input size; “at the speed of "
+      f"`sha256sum`” is `load` taking at most {TARGET_SHA_TOLERANCE:.2f}× "
+      "the CPU time of `sha256sum FILE`; the walk ratio is the strict "
+      "decode's minimum over the opcode walk's.")
     w("")
 
     # ---- in-process --------------------------------------------------------
     w("## In-process decode")
     w("")
-    w("Bytes already in memory; picklevm = `RunPickle` (strict, default "
-      "policy) into a fresh `Graph`, no JSON (`tests/bench/decode_bench.cc`); "
-      "CPython = `pickle.loads(data)` (`joblib.load(io.BytesIO(data))` for "
-      ".joblib) with `gc.disable()`, numpy/sklearn/joblib imported first. "
-      "Both: minimum over N runs after a warm-up, result freed outside the "
-      "timed region.  Baselines from the same driver on the same bytes.")
+    w("Same bytes, already in memory.  picklevm: `RunPickle` (strict mode, "
+      "default policy) into a fresh `Graph`, no JSON "
+      "(`tests/bench/decode_bench.cc`).  CPython: `pickle.loads(data)` "
+      "(`joblib.load(io.BytesIO(data))` for .joblib) with `gc.disable()`, "
+      "numpy, sklearn and joblib imported beforehand.  Both: minimum over "
+      "the runs after one warm-up run, the result freed outside the timed "
+      "region.  Opcode walk and memcpy: the same driver, same bytes.  "
+      "Cells are CPU time, then the minimum wall time.")
     w("")
-    w("| input | size | picklevm decode | CPython loads | ratio | opcode walk "
-      "| decode ÷ walk | memcpy | graph arena | nodes | runs pv/py |")
+    w("| input | size | picklevm decode | CPython loads | ratio | opcode "
+      "walk | decode ÷ walk | memcpy | graph arena | nodes | runs |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i in inputs:
-        st, wk = pv_min(i, "strict"), pv_min(i, "walk")
-        py = min_of(i["py"]["runs"])
-        w(f"| `{i['name']}` | {fmt_size(i['bytes'])} | {fmt_ms(st)} | "
-          f"{fmt_ms(py)} | {fmt_x(ratio(py, st))} | {fmt_ms(wk)} | "
-          f"{fmt_x(ratio(st, wk), 2)} | {fmt_ms(pv_min(i, 'memcpy'))} | "
-          f"{fmt_size(i['pv']['arena_reserved'])} | "
-          f"{fmt_int(i['pv']['nodes'])} | {len(i['pv']['runs']['strict'])}/"
-          f"{len(i['py']['runs'])} |")
+        def cw(mode):
+            return (f"{fmt_ms(pv(i, mode))} / "
+                    f"{fmt_ms(pv(i, mode, 'wall'))}")
+        w(f"| `{i['name']}` | {fmt_size(i['bytes'])} | {cw('strict')} | "
+          f"{fmt_ms(py(i))} / {fmt_ms(py(i, 'wall'))} | "
+          f"{fmt_x(ratio(py(i), pv(i, 'strict')))} | {cw('walk')} | "
+          f"{fmt_x(ratio(pv(i, 'strict'), pv(i, 'walk')), 2)} | "
+          f"{cw('memcpy')} | {fmt_size(i['pv']['arena_reserved'])} | "
+          f"{fmt_int(i['pv']['nodes'])} | "
+          f"{len(i['pv']['runs']['strict'])} / {len(i['py']['runs'])} |")
     w("")
-    w("| input | what | record-mode decode (`scan`'s) | graph teardown | "
-      "median decode / loads | in-process sha256 (OpenSSL) |")
+    w("More from the same runs (CPU time): the record-mode decode that "
+      "`scan` runs, the `Graph`'s destruction (not included above), the "
+      "median decode against the median `loads`, and OpenSSL's SHA-256 of "
+      "the input in-process (the hash `load` computes).")
+    w("")
+    w("| input | what | record-mode decode | graph teardown | median decode "
+      "/ loads | in-process SHA-256 |")
     w("|---|---|---:|---:|---:|---:|")
     for i in inputs:
-        runs = i["pv"]["runs"]
-        med_st = statistics.median(runs["strict"])
-        med_py = statistics.median(i["py"]["runs"])
-        w(f"| `{i['name']}` | {i['what']} | {fmt_ms(min_of(runs['record']))} "
-          f"| {fmt_ms(min_of(runs['strict_teardown']))} | "
-          f"{fmt_ms(med_st)} / {fmt_ms(med_py)} | "
-          f"{fmt_ms(min_of(runs.get('sha256', [])))} |")
+        c = i["pv"]["cpu"]
+        w(f"| `{i['name']}` | {i['what']} | {fmt_ms(mn(c['record']))} | "
+          f"{fmt_ms(mn(c['strict_teardown']))} | "
+          f"{fmt_ms(statistics.median(c['strict']))} / "
+          f"{fmt_ms(statistics.median(i['py']['cpu']))} | "
+          f"{fmt_ms(mn(c.get('sha256', [])))} |")
     w("")
 
     # ---- whole process -----------------------------------------------------
     w("## Whole process")
     w("")
-    w("Wall time from spawn to exit (min of N; stdout to /dev/null), peak RSS "
-      "from `/usr/bin/time -v`.  Python = `/usr/bin/python3 -c CODE FILE` "
-      "with the code shown below (gc on, as a user would run it).  Spawning "
-      f"`/bin/true` the same way takes {fmt_ms(spawn['min'])} (not "
-      "subtracted).")
+    w("From spawn to exit, stdout to /dev/null: CPU time (user + system of "
+      "the process, from `wait4`) / wall time, minimum over the runs; peak "
+      "RSS from `/usr/bin/time -v`.  Python: `/usr/bin/python3 -c CODE "
+      "FILE` with the code listed below (gc enabled, as a user runs it). "
+      f"Spawning `/bin/true` the same way: {both(spawn)}, not subtracted.")
     w("")
     w("| input | size | `picklevm scan` | RSS | `picklevm load` | RSS | "
-      "`python3 -c` | RSS | load ratio | scan ratio | `sha256sum` |")
+      "`python3 -c` | RSS | load speed-up | scan speed-up | `sha256sum` |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-
-    def cell(r, key="min"):
-        if "error" in r:
-            return "error"
-        return fmt_ms(r.get(key))
 
     def rss_cell(r):
         return fmt_size(r["rss"]) if r.get("rss") else "—"
 
     for i in inputs:
-        lo, sc, py = (i["load"].get("min"), i["scan"].get("min"),
-                      i["python"].get("min"))
-        w(f"| `{i['name']}` | {fmt_size(i['bytes'])} | {cell(i['scan'])} | "
-          f"{rss_cell(i['scan'])} | {cell(i['load'])} | {rss_cell(i['load'])} "
-          f"| {cell(i['python'])} | {rss_cell(i['python'])} | "
-          f"{fmt_x(ratio(py, lo))} | {fmt_x(ratio(py, sc))} | "
-          f"{cell(i['sha256sum'])} |")
+        w(f"| `{i['name']}` | {fmt_size(i['bytes'])} | {both(i['scan'])} | "
+          f"{rss_cell(i['scan'])} | {both(i['load'])} | "
+          f"{rss_cell(i['load'])} | {both(i['python'])} | "
+          f"{rss_cell(i['python'])} | "
+          f"{fmt_x(ratio(proc(i['python']), proc(i['load'])))} | "
+          f"{fmt_x(ratio(proc(i['python']), proc(i['scan'])))} | "
+          f"{both(i['sha256sum'])} |")
     w("")
     codes = sorted({i["python_code"] for i in inputs})
-    w("Python code used: " + "; ".join(f"`{c}`" for c in codes) + ".")
+    w("Python code: " + "; ".join(f"`{c}`" for c in codes) + ".  "
+      "`openssl dgst -sha256` of `arrays.joblib`: "
+      f"{both(big['openssl'])} (coreutils' `sha256sum` 9.1 has no SHA-NI "
+      "code; OpenSSL, which picklevm uses, does).  `picklevm load` hashes "
+      "the whole file for `source.sha256` and every array again for its "
+      "`sha256`, so it reads the array bytes through SHA-256 twice.")
     errors = [(i["name"], k, i[k]["error"]) for i in inputs
               for k in ("scan", "load", "python") if "error" in i[k]]
+    if errors:
+        w("")
+        w("Failures:")
+        w("")
     for name, k, e in errors:
         w(f"- `{name}` {k}: {e}")
     w("")
 
     # ---- callgrind ---------------------------------------------------------
     if cg:
-        w("## Instruction counts (callgrind)")
+        w("## Instructions (callgrind)")
         w("")
         ops = cg["opcodes"]
-        w(f"Input `{cg['input']}` ({fmt_size(cg['bytes'])}, "
-          f"{fmt_int(ops)} opcodes).  picklevm: one strict `RunPickle` "
-          "(`--toggle-collect='picklevm::RunPickle*'`); walk: one "
-          "`OpcodeWalk`; CPython: `pickle.loads` with gc disabled, the "
-          "difference between two `valgrind --tool=callgrind /usr/bin/python3` "
-          "runs that differ only by the call (PYTHONHASHSEED=0, `os._exit` "
-          "right after, so no teardown is counted; Debian's python3.11 is "
-          "stripped, so its own functions cannot be toggled by name).")
+        total = cg["decode_ir"]
+        w(f"Input `{cg['input']}` ({fmt_int(cg['bytes'])} bytes, "
+          f"{fmt_int(ops)} opcodes, protocol 4).  picklevm: one strict "
+          "`RunPickle` (`valgrind --tool=callgrind "
+          "--toggle-collect='picklevm::RunPickle*'` on the driver); walk: "
+          "one `OpcodeWalk` (toggled the same way); CPython: `pickle.loads` "
+          "with gc disabled, as the difference between two callgrind runs "
+          "of `/usr/bin/python3` that differ only by the call "
+          "(PYTHONHASHSEED=0, `os._exit` right after it, so no teardown is "
+          "counted; Debian's python3.11 is stripped, so its functions "
+          "cannot be toggled by name).")
         w("")
-        w("| | instructions | per opcode | per input byte | vs CPython |")
+        w("| | instructions | per opcode | per input byte | CPython ÷ this |")
         w("|---|---:|---:|---:|---:|")
         for label, ir in (("picklevm decode (strict)", cg["decode_ir"]),
                           ("opcode walk (baseline)", cg["walk_ir"]),
@@ -999,57 +1166,91 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
               f"{ir / cg['bytes']:.1f} | "
               f"{fmt_x(cg['python_ir'] / ir, 2)} |")
         w("")
-        w(f"CPython runs: {fmt_int(cg['python_total_ir'])} instructions with "
-          f"the call, {fmt_int(cg['python_base_ir'])} without.")
+        w(f"(CPython: {fmt_int(cg['python_total_ir'])} instructions with the "
+          f"call, {fmt_int(cg['python_base_ir'])} without.)")
         w("")
-        for key, title in (("inclusive", "inclusive"), ("self", "self")):
-            w(f"Top 10 functions of the decode by {title} cost "
-              "(`callgrind_annotate --inclusive="
-              f"{'yes' if key == 'inclusive' else 'no'}`):")
-            w("")
-            w("| # | instructions | % | function |")
-            w("|---:|---:|---:|---|")
-            for n, (ir, pct, name) in enumerate(cg[key], 1):
-                name = name.replace("|", "\\|")
-                w(f"| {n} | {fmt_int(ir)} | {pct:.1f} | `{name}` |")
-            w("")
+        w("### Where the decode spends its instructions")
+        w("")
+        w("`callgrind_annotate --inclusive=yes` / `--inclusive=no` on the "
+          "decode.  callgrind_annotate lists a function once per source file "
+          "its code came from (inlined headers); below, a function's self "
+          "cost is the sum of those entries, its inclusive cost the largest "
+          "(the entry of its own file, which contains the rest), and the "
+          "driver's frames above `RunPickle` are left out.  "
+          "`RunPickle`'s self cost is the machine's loop, inlined into it.")
+        w("")
+        w("| # | top 10 by inclusive cost | Ir | % | top 10 by self cost | Ir "
+          "| % | self cost by source file | Ir | % |")
+        w("|---:|---|---:|---:|---|---:|---:|---|---:|---:|")
+        rows = max(len(cg["inclusive"]), len(cg["self"]), len(cg["by_file"]))
+        for n in range(rows):
+            cells = []
+            for key in ("inclusive", "self", "by_file"):
+                if n < len(cg[key]):
+                    name, ir = cg[key][n]
+                    name = name.replace("|", "\\|")
+                    cells.append(f"`{name}` | {fmt_int(ir)} | "
+                                 f"{100 * ir / total:.1f}")
+                else:
+                    cells.append(" | | ")
+            w(f"| {n + 1} | " + " | ".join(cells) + " |")
+        w("")
 
     # ---- method ------------------------------------------------------------
     w("## Inputs and method")
     w("")
     for i in inputs:
         w(f"- `{i['name']}` ({fmt_int(i['bytes'])} bytes): {i['what']}.")
+    if cg:
+        w(f"- `{cg['input']}` ({fmt_int(cg['bytes'])} bytes): "
+          f"{plan['callgrind_records']:,} records, protocol 4 (callgrind "
+          "only).")
     w("")
-    w("All inputs are generated by `run_bench.py` into a scratch folder under "
-      "/var/tmp and deleted afterwards (`--keep` keeps them); none is "
-      "committed.  Generation uses fixed seeds.  The 1 GiB file is written "
-      "by `joblib.dump` from arrays filled in 16 MiB slices (joblib streams "
-      "each array to the file in 16 MiB chunks, so one copy is in memory).")
+    w("Records are dicts of 8 str keys: an int id, a short fresh str, "
+      "floats, small and 32-bit ints, a label str shared between records "
+      "(memo hits), a tuple of two floats and a (bool, int) tuple.  The "
+      "memo graph is a pool of dicts, each holding a shared leaf tuple and a "
+      "list of peers (itself, a cycle, and earlier dicts), lists of pooled "
+      "dicts, and rows of (dict, leaf, list) references, all through the "
+      "memo.  The forest is `RandomForestClassifier(n_estimators="
+      f"{plan['trees']}, max_depth=None)` fitted on `make_classification("
+      f"{plan['rows']:,} rows, 20 features, flip_y=0.03)`.  The arrays "
+      "file holds float32, float64, int64 and uint8 arrays, filled in "
+      "16 MiB slices and written by `joblib.dump`, which streams each array "
+      "to the file in 16 MiB chunks (one copy in memory).")
     w("")
-    w("The driver is built by the script with the flags and link line of the "
-      "`picklevm` target (read from build/build.ninja):")
+    w("All inputs are generated by `run_bench.py` with fixed seeds into a "
+      "scratch folder under /var/tmp that is deleted afterwards (`--keep` "
+      "keeps it); none is committed.  Page cache warm (each file is read "
+      "once before timing); every command runs once untimed first.")
+    w("")
+    w("The driver is compiled by the script with the flags and the link line "
+      "of the `picklevm` target (read from the build folder's "
+      "build.ninja):")
     w("")
     w("```sh")
     w(" ".join(shlex.quote(x) if not x.startswith("/usr/lib") else
                os.path.basename(x) for x in driver_cmd))
     w("```")
     w("")
-    w("The same operations are available as a Google Benchmark suite, "
-      "`tests/bench/bench_decode.cc` (see its header; CMake lines in the "
-      "section below).")
+    w("### Google Benchmark suite")
     w("")
-    w("### Google Benchmark target")
-    w("")
-    w("Not wired into the build (tests/CMakeLists.txt is not part of this "
-      "change).  To add it, append to tests/CMakeLists.txt:")
+    w("`tests/bench/bench_decode.cc` registers the same four operations "
+      "(`decode_strict`, `decode_record`, `opcode_walk`, `memcpy`) for "
+      "every file named on its command line, with a `min` statistic over "
+      "repetitions.  It is not wired into the build; to add it, append to "
+      "tests/CMakeLists.txt:")
     w("")
     w("```cmake")
     w(CMAKE_LINES.strip())
     w("```")
     w("")
-    w("and run e.g. `build/tests/picklevm_bench_decode "
+    w("then `ninja -C build picklevm_bench_decode` and e.g. "
+      "`taskset -c 1 build/tests/picklevm_bench_decode "
       "--benchmark_repetitions=5 --benchmark_report_aggregates_only=true "
-      "FILE...` on inputs kept with `run_bench.py --keep`.")
+      "FILE...` on inputs kept with `run_bench.py --keep`.  (Debian's "
+      "libbenchmark prints “Library was built as DEBUG”; the library's own "
+      "build type does not affect the timed code.)")
     w("")
     return "\n".join(L) + "\n"
 

@@ -12,6 +12,8 @@ For the fixture objects of tests/fixtures/gen_fixtures.py listed in OBJECTS
                             codec in zlib, gzip, bz2, lzma, xz, lz4, for the
                             objects in COMPRESSED
     <name>.<variant>.joblib other ways joblib writes the same object (VARIANTS):
+                            ``p0`` ... ``p5``: joblib.dump(obj, path,
+                            protocol=k) (the default is 4);
                             ``unaligned``: dumped into a file object without
                             tell() (joblib then writes
                             numpy_array_alignment_bytes=None, no padding);
@@ -162,11 +164,17 @@ COMPRESSED = ["numpy_object", "numpy_structured_nested", "pipeline",
               "hist_gradient_boosting_classifier", "numpy_fortran_3d"]
 
 # Other joblib layouts of the same object.
+_PROTOCOL_VARIANT_OBJECTS = ["numpy_object", "numpy_structured_nested",
+                             "numpy_matrix", "pipeline"]
 VARIANTS = {
     "unaligned": ["numpy_fortran_2d", "numpy_object", "numpy_strings",
                   "pipeline"],
     "joblib11": ["numpy_fortran_2d", "numpy_structured_nested",
                  "kneighbors_kd_tree"],
+    # joblib.dump(obj, path, protocol=k): the root is protocol-invariant
+    "p0": _PROTOCOL_VARIANT_OBJECTS, "p1": _PROTOCOL_VARIANT_OBJECTS,
+    "p2": _PROTOCOL_VARIANT_OBJECTS, "p3": _PROTOCOL_VARIANT_OBJECTS,
+    "p5": _PROTOCOL_VARIANT_OBJECTS,
 }
 
 # Fixtures whose joblib root differs from the plain pickle's root because
@@ -278,10 +286,16 @@ def dump_bytes(obj, tmp, suffix, compress=0):
     elif suffix == "joblib11":
         with _joblib11_wrappers():
             joblib.dump(obj, path)
+    elif suffix in ("p0", "p1", "p2", "p3", "p5"):
+        joblib.dump(obj, path, protocol=int(suffix[1]))
     else:
         joblib.dump(obj, path, compress=compress)
     with open(path, "rb") as f:
         return f.read(), path
+
+
+def _stream_protocol(data):
+    return data[1] if len(data) >= 2 and data[0] == 0x80 else None
 
 
 def dumps_json(root):
@@ -401,10 +415,17 @@ def generate(name, make, tmp, report):
         vres = refjoblib.load_joblib(data)
         if dumps_json(vres.root) != text:
             raise SystemExit("%s.%s: another root" % (name, variant))
-        if any(r.pad_byte is not None for r in vres.regions) \
-                or data == raw or not vres.regions:
+        if variant in ("unaligned", "joblib11") and (
+                any(r.pad_byte is not None for r in vres.regions)
+                or data == raw or not vres.regions):
             raise SystemExit("%s.%s: not an unpadded joblib file" % (name,
                                                                      variant))
+        if variant.startswith("p") and (
+                _stream_protocol(data) != (int(variant[1]) if variant
+                                           not in ("p0", "p1") else None)
+                or len(vres.regions) != len(res.regions)):
+            raise SystemExit("%s.%s: not a protocol %s joblib file"
+                             % (name, variant, variant[1]))
         check_real(name, variant, text, vpath)
         files["%s.%s.joblib" % (name, variant)] = data
     files[name + ".expected.json"] = text.encode("utf-8")

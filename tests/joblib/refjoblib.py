@@ -43,7 +43,6 @@ joblib file's root.
 
 import bz2
 import copy
-import gzip
 import lzma
 import os
 import sys
@@ -248,9 +247,6 @@ def decompress(data):
     if not d.eof or d.unused_data:
         raise ValueError("lz4 stream incomplete or followed by junk")
     return codec, out
-
-
-_ = gzip  # (gzip files are decoded with zlib's gzip mode above)
 
 
 # ---------------------------------------------------------------------------

@@ -37,8 +37,9 @@ cut short and with junk after the compressed stream; decompression bombs
 of 1 GiB of zeros (plain zeros, and a joblib array header followed by
 zeros) for zlib, gzip, bz2, lzma, xz and lz4, compressed chunk by chunk
 (never 1 GiB in memory).  Each must make ``picklevm load`` exit 2 with one
-line on stderr naming an offset or the limit, within 2 s; the bombs in
-under 100 MB of RSS (the default --max-decompressed-bytes is 100x the
+line on stderr naming an offset or the limit, within 2 s, and ``picklevm
+scan`` give the verdict ``error`` (exit 2); the bombs in under 100 MB of
+RSS (the default --max-decompressed-bytes is 100x the
 input, at least 64 MiB).
 
 Prints ``joblib: N passed, M failed`` and every failure; exits 1 if
@@ -80,7 +81,7 @@ import refjoblib                     # noqa: E402
 import run_fixtures                  # noqa: E402  (parse, first_diff, Num)
 
 CODECS = refjoblib.CODECS
-VARIANT_SUFFIXES = ("unaligned", "joblib11")
+VARIANT_SUFFIXES = ("unaligned", "joblib11", "p0", "p1", "p2", "p3", "p5")
 
 # load --arrays DIR on these
 ARRAY_DIR_FILES = [
@@ -118,11 +119,15 @@ class Run:
 
 
 def run(cmd, timeout):
-    """Run cmd; its exit status, stdout, stderr, wall time and peak RSS
-    (from wait4, for this child alone)."""
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+    """Run cmd; its exit status, stdout, stderr, wall time and peak RSS.
+    The RSS comes from /usr/bin/time, not from wait4: Linux carries a
+    process's high-water mark across fork+exec, so wait4 would report this
+    (large) Python process's own peak for every child."""
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
+            tempfile.NamedTemporaryFile("r") as ft:
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=fo, stderr=fe,
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", ft.name] +
+                             list(cmd), stdout=fo, stderr=fe,
                              stdin=subprocess.DEVNULL)
         killed = []
 
@@ -139,7 +144,10 @@ def run(cmd, timeout):
         r = Run()
         r.wall = time.monotonic() - t0
         r.rc = p.returncode
-        r.rss_kb = ru.ru_maxrss
+        try:
+            r.rss_kb = int(open(ft.name).read().split()[-1])
+        except (ValueError, IndexError):
+            r.rss_kb = ru.ru_maxrss
         r.timed_out = bool(killed)
         fo.seek(0)
         fe.seek(0)
@@ -184,7 +192,7 @@ def _num(n):
     return run_fixtures.Num(("int", str(n)), str(n))
 
 
-def check_load(picklevm, path, data, codec, res, want_text, timeout):
+def check_load(picklevm, path, data, codec, raw, res, want_text, timeout):
     r = run([picklevm, "load", path], timeout)
     if r.timed_out:
         return "load timed out after %ss" % timeout
@@ -198,6 +206,7 @@ def check_load(picklevm, path, data, codec, res, want_text, timeout):
     if d:
         return "root differs: %s" % d
     src = _fields(doc.get("source"))
+    proto = raw[1] if len(raw) >= 2 and raw[0] == 0x80 else None
     container = ("joblib+" + codec if codec
                  else "joblib" if res.regions else "pickle")
     checks = [
@@ -210,8 +219,8 @@ def check_load(picklevm, path, data, codec, res, want_text, timeout):
         (src.get("container") == container,
          "source.container %r, expected %r" % (src.get("container"),
                                                container)),
-        (doc.get("protocol") == _num(res.protocol),
-         "protocol %r, stream has %r" % (doc.get("protocol"), res.protocol)),
+        (doc.get("protocol") == (None if proto is None else _num(proto)),
+         "protocol %r, stream has %r" % (doc.get("protocol"), proto)),
         (doc.get("warnings") == [], "warnings %r" % (doc.get("warnings"),)),
     ]
     for ok, msg in checks:
@@ -365,8 +374,8 @@ def check_file(picklevm, path, tmp, timeout):
                 "(regenerate with gen_joblib.py)" % (fn, name)]
     fails = []
     for what, msg in (
-            ("load", check_load(picklevm, path, data, codec, res, want_text,
-                                timeout)),
+            ("load", check_load(picklevm, path, data, codec, raw, res,
+                                want_text, timeout)),
             ("scan", check_scan(picklevm, path, timeout)),
             ("dis", check_dis(picklevm, path, res, timeout))):
         if msg:
@@ -387,7 +396,7 @@ def _shape_span(raw, reg):
     and including its TUPLE opcode (and its MEMOIZE)."""
     ops = list(pickletools.genops(raw[:reg.build + 1] + b"."))
     frame = None
-    start = None
+    start = last_frame = end = dims = None
     for i, (op, arg, pos) in enumerate(ops):
         if op.name == "FRAME":
             frame = pos
@@ -404,6 +413,8 @@ def _shape_span(raw, reg):
                 raise SystemExit("shape is not a tuple of small ints")
             end = ops[j][2] + 1
             last_frame = frame
+    if start is None:
+        raise SystemExit("no 'shape' key before offset %d" % reg.build)
     return start, end, dims, last_frame
 
 
@@ -626,6 +637,15 @@ def check_malformed(picklevm, label, path, bomb):
         problems.append("took %.2f s" % r.wall)
     if bomb and r.rss_kb > MAX_BOMB_RSS_KB:
         problems.append("peak RSS %d MB" % (r.rss_kb // 1000))
+    s = run([picklevm, "scan", path], 30)
+    verdict = s.out.decode("utf-8", "replace").split(" ", 1)[0]
+    if s.rc != 2 or verdict != "error":
+        problems.append("scan exit status %d, verdict %r (expected 2, "
+                        "error)" % (s.rc, verdict))
+    if s.wall > MAX_ERROR_SECONDS:
+        problems.append("scan took %.2f s" % s.wall)
+    if bomb and s.rss_kb > MAX_BOMB_RSS_KB:
+        problems.append("scan peak RSS %d MB" % (s.rss_kb // 1000))
     if problems:
         return "%s: %s (stderr: %s; %.2f s, %d MB)" % (
             label, ", ".join(problems), " | ".join(lines)[:300] or "-",

@@ -111,6 +111,17 @@ std::vector<std::string> Fixtures() {
     }
     closedir(d);
   }
+  // joblib files, plain and compressed.
+  std::string joblib = std::string(PICKLEVM_SOURCE_DIR) + "/tests/joblib/files";
+  if (DIR* d = opendir(joblib.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 7 && n.substr(n.size() - 7) == ".joblib") {
+        files.push_back(joblib + "/" + n);
+      }
+    }
+    closedir(d);
+  }
   return files;
 }
 

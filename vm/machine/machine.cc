@@ -931,6 +931,9 @@ absl::Status Machine::JoblibArray(Node* state) {
     }
     *slot = e.value;
   }
+  // joblib writes None when it could not tell the file position (a file
+  // object without tell()): then there is no padding, as with no field.
+  if (alignment != nullptr && alignment->kind == Kind::kNone) alignment = nullptr;
   if (subclass == nullptr || subclass->kind != Kind::kGlobal ||
       shape == nullptr || order == nullptr || order->kind != Kind::kStr ||
       (order->str() != "C" && order->str() != "F") || dtype == nullptr ||
