@@ -225,7 +225,7 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
     const DictBody* fd = fields->a.dict;
     for (uint32_t i = 0; i < names->size(); ++i) {
       Node* name = names->at(i);
-      if (name->kind != Kind::kStr) {
+      if (name->kind != Kind::kStr || name->has_surrogates()) {
         *why = "field name is not a str";
         return false;
       }
@@ -252,6 +252,12 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
       Node* title = spec->size() == 3 && spec->at(2)->kind != Kind::kNone
                         ? spec->at(2)
                         : nullptr;
+      if (title != nullptr &&
+          (title->kind != Kind::kStr || title->has_surrogates())) {
+        // Written as a JSON string: only a str title is accepted.
+        *why = StrCat("field '", name->str(), "' has a title that is not a str");
+        return false;
+      }
       d->fields.push_back(g.arena(),
                           DtypeField{name->str(), title, spec->at(0), offset});
       d->depth = std::max<uint16_t>(
