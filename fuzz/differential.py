@@ -4,12 +4,15 @@
     /usr/bin/python3 fuzz/differential.py --picklevm build/picklevm DIR...
         [--jobs N] [--limit N] [--report FILE] [--timeout S]
         [--ref-timeout S] [--ref-mem-mb MB] [--picklevm-arg ARG]...
+        [--subcategories N] [-q]
 
 Every file under the given folders (recursively; corpora such as the
 fuzzers' output included) is replayed through
 
-* ``picklevm trace FILE --format json`` (a thread pool, ``--timeout`` per
-  input, 5 s by default).  Its verdict is *accept* when the document's
+* ``picklevm trace - --format json``, the file's bytes on standard input
+  (a thread pool of ``--jobs`` threads, ``--timeout`` per input, 5 s by
+  default; the bytes are read once, so a fuzzer rewriting its corpus
+  cannot make the two sides see different inputs).  Its verdict is *accept* when the document's
   ``error`` is null, *reject* otherwise; exit 0/1 means the trace ran, 2
   that the stream is malformed; anything else (a crash, a timeout, no JSON)
   is a picklevm failure.  Its graph is ``graphs[0].root``.
@@ -41,9 +44,10 @@ builder or BUILD target involved, the refinements met):
   ids; C and pure-Python unpicklers disagreeing (picklevm follows the
   pure-Python one: framing); bytes after STOP inside a FRAME (the C
   unpickler on a file); picklevm's numpy builders rejecting a state the
-  stubs accept; builder calls CPython's builtins refuse (picklevm records a
-  $call); BUILD on a global; global names CPython's import refuses; else
-  "other", by opcode and message.
+  stubs accept; unhashable keys on dict-like records; builder calls
+  CPython's builtins refuse (picklevm records a $call); BUILD on a global;
+  global names CPython's import refuses; else "other", by opcode and
+  message.
 * ``graph: ...``: both accept, the first roots differ.  The exact
   comparison is run_vectors.first_diff; to tell record-mode refinements
   (picklevm's $ndarray / $dtype / $scalar / $object where the stubs record
@@ -285,7 +289,10 @@ F_FRAME_TAIL = ("verdict: bytes after STOP inside a FRAME (picklevm runs them "
 F_PURE_PY = ("verdict: C and pure-Python unpicklers disagree, picklevm "
              "follows the pure-Python one")
 F_NUMPY = ("verdict: picklevm's numpy refinement rejects what the stubs "
-           "accept (bad dtype/ndarray state, ndarray as a dict key)")
+           "accept (bad dtype/ndarray state, APPEND to an ndarray)")
+F_UNHASHABLE = ("verdict: picklevm refuses an unhashable dict key or set "
+                "member the stubs' records never hash (an ndarray, a tuple "
+                "holding a dict, on an OrderedDict or a dict)")
 F_BUILDER = ("verdict: picklevm records as a $call a builder call whose "
              "arguments CPython's builder refuses")
 F_BUILD = ("verdict: picklevm accepts a BUILD CPython refuses (BUILD on a "
@@ -645,11 +652,11 @@ def compare(path, data, pvm, soft_timeout):
                     fam = F_PVM_REJECTS
                     if (pvm_op in ({"BUILD"} | _CALL_OPS)
                             and _NUMPY_WORDS.search(pvm_msg)) \
-                            or (pvm_op in _HASH_OPS and "unhashable" in pvm_msg
-                                and "numpy" in (pvm_error or "")) \
-                        or (pvm_op in ("APPEND", "APPENDS")
-                            and "numpy" in (pvm_error or "")):
+                            or (pvm_op in ("APPEND", "APPENDS")
+                                and "numpy" in (pvm_error or "")):
                         fam = F_NUMPY
+                    elif pvm_op in _HASH_OPS and "unhashable" in pvm_msg:
+                        fam = F_UNHASHABLE
                     elif pvm_op in ("GLOBAL", "STACK_GLOBAL", "INST") \
                             and "module name" in pvm_msg:
                         fam = F_NAME
@@ -886,14 +893,17 @@ def collect(dirs, limit):
                 subdirs.sort()
                 for n in sorted(names):
                     cand.append(os.path.join(root, n))
-        if limit is not None:
-            cand = cand[:max(0, limit - len(files))]
         for f in cand:
             rp = os.path.realpath(f)
             if rp in seen or not os.path.isfile(rp):
                 continue
             seen.add(rp)
             files.append(f)
+    if limit is not None and len(files) > limit:
+        # an evenly spread, deterministic sample: every folder keeps its
+        # share (the first N alone would drop the last folders)
+        step = len(files) / float(limit)
+        files = [files[int(i * step)] for i in range(limit)]
     return files
 
 
@@ -940,7 +950,8 @@ def main():
                     help="folders (walked recursively) or files")
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--limit", type=int, default=None,
-                    help="replay at most N files (the first N in path order)")
+                    help="replay at most N files (an evenly spread sample "
+                         "of the files in path order)")
     ap.add_argument("--report", help="write the summary as JSON to FILE")
     ap.add_argument("--timeout", type=float, default=5.0,
                     help="picklevm's time per input (default 5 s)")

@@ -31,9 +31,11 @@ for t in "${TARGETS[@]}"; do
   corpus=build-fuzz/corpus/$t
   crashes=build-fuzz/crashes/$t
   mkdir -p "$corpus" "$crashes"
-  seeds=(fuzz/corpus/$t)
+  seeds=()
+  [ -d "fuzz/corpus/$t" ] && seeds+=("fuzz/corpus/$t")
   case $t in
     allowlist) seeds+=(allowlists) ;;
+    joblib) seeds+=(tests/joblib/files tests/malicious/corpus) ;;
     *) seeds+=(tests/fixtures/models tests/fixtures/sample tests/malicious/corpus) ;;
   esac
   echo "fuzz: $t for ${SECONDS_EACH}s"

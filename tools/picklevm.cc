@@ -353,16 +353,20 @@ int Trace(const Args& args) {
   Opened in;
   absl::Status opened = Open(path, args.limits, &in);
   // A compressed file that breaks part way is still traced as far as it
-  // decompresses: joblib would have unpickled that much.
-  if (!opened.ok() && in.stream.bytes.empty()) return ReportError(path, opened);
+  // decompresses: joblib would have unpickled that much.  A file that
+  // cannot be read at all has no document.
+  if (!in.file.has_value()) return ReportError(path, opened);
   MachineOptions options;
   options.mode = Mode::kRecord;
   options.limits = args.limits;
   options.policy = policy.get();
   Graph graph(args.limits.max_nodes);
   std::vector<RunResult> runs;
-  absl::Status s = RunAllPickles(in.stream.bytes, options, &graph, &runs);
-  if (!opened.ok()) s = opened;
+  absl::Status s = opened;
+  if (!in.stream.bytes.empty() || opened.ok()) {
+    s = RunAllPickles(in.stream.bytes, options, &graph, &runs);
+    if (!opened.ok()) s = opened;
+  }
   bool joblib = false;
   for (const RunResult& r : runs) joblib |= !r.joblib_regions.empty();
   std::string_view file = in.file->data();

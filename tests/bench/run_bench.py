@@ -28,7 +28,7 @@ the end unless --keep):
 
 --quick scales every input down about 10x (100,000 records, 1 MB text,
 10 trees, 100 MiB of arrays, 5,000 records for callgrind) for a smoke run,
-and writes its report to WORKDIR/README.md unless --out is given.
+and prints its report on standard output unless --out is given.
 
 Measures, in one run and pinned to one CPU (--cpu, default the last):
 
@@ -764,8 +764,7 @@ def main():
         os.makedirs(work, exist_ok=True)
     else:
         work = tempfile.mkdtemp(prefix="picklevm-bench-", dir="/var/tmp")
-    out_path = a.out or (os.path.join(work, "README.md") if a.quick
-                         else os.path.join(HERE, "README.md"))
+    out_path = a.out or (None if a.quick else os.path.join(HERE, "README.md"))
     log(f"scratch folder {work}")
     if a.snapshot:
         log("exporting HEAD and building it (--snapshot)")
@@ -859,12 +858,15 @@ def main():
         cpu=a.cpu,
         picklevm_sha=hashlib.sha256(open(picklevm, "rb").read()).hexdigest(),
         plan=p)
-    with open(out_path, "w") as f:
-        f.write(report)
+    if out_path is None:
+        sys.stdout.write(report)
+    else:
+        with open(out_path, "w") as f:
+            f.write(report)
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump({"inputs": inputs, "callgrind": cg}, f, indent=1,
                   default=str)
-    log(f"report written to {out_path}")
+    log(f"report written to {out_path or 'standard output'}")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:
@@ -951,7 +953,9 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
     if stale:
         w(f"- **Warning:** vm/ headers newer than libpicklevm_vm.a when the "
           f"driver was built: {', '.join(stale)}.")
-    w("- **Reproduce** (from the root of the repository):")
+    w("- **Reproduce** (from the root of the repository"
+      + (f"; `--snapshot` measures HEAD, so check out {head} first"
+         if snapshot else "") + "):")
     w("")
     w("  ```sh")
     if not snapshot:

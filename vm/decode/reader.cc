@@ -62,7 +62,8 @@ absl::Status Reader::BeginFrame(uint64_t length, bool allow_short,
     return Error(static_cast<int>(ErrorCode::kFrame),
                  "beginning of a new frame before end of current frame");
   }
-  if (length > data_.size() - pos_ && allow_short) {
+  if (length > data_.size() - pos_ && allow_short &&
+      length <= uint64_t{INT64_MAX}) {  // Python refuses > sys.maxsize
     if (was_short) *was_short = true;
     length = data_.size() - pos_;
   } else if (length > data_.size() - pos_) {

@@ -568,8 +568,11 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       return Instantiate(cls, args.subspan(1), nullptr, Use::kInstantiate,
                          Via::kNew, op_offset_, out);
     case BuilderId::kNewobjEx: {
-      if (args.size() != 3 || args[1]->kind != Kind::kTuple ||
-          args[2]->kind != Kind::kDict) {
+      // CPython unpacks any sequence as *args; picklers write a tuple.
+      if (args.size() != 3 ||
+          (args[1]->kind != Kind::kTuple && args[1]->kind != Kind::kList) ||
+          args[2]->kind != Kind::kDict ||
+          (strict_ && args[1]->kind != Kind::kTuple)) {
         return broken("expects (cls, tuple, dict)");
       }
       Node* kwargs = args[2]->a.dict->entries.size ? args[2] : nullptr;
@@ -858,6 +861,12 @@ absl::Status Machine::DoBuild() {
       if (!strict_) {
         // BUILD on a class or function sets its attributes in CPython (the
         // slot-state form): a call in all but name.
+        // A __setstate__ an earlier BUILD planted on this class is what
+        // CPython calls now.
+        if (auto it = class_setstate_.find(ToAbsl(inst->a.global->joined));
+            it != class_setstate_.end()) {
+          return SetstateCall(it->second, state);
+        }
         AddFinding(inst, Use::kCall, false, "BUILD sets attributes");
         if (Node* fn = StateAttr(state, "__setstate__")) {
           class_setstate_[std::string(inst->a.global->joined)] = fn;
@@ -876,6 +885,12 @@ absl::Status Machine::DoBuild() {
   // instance __dict__ (or, for a (state, slotstate) pair, a dict slot
   // state), which plain data lacks.
   if (state->kind == Kind::kNone) return absl::OkStatus();
+  // (None, {}): no instance dict to update and no slot to set.
+  if (state->kind == Kind::kTuple && state->size() == 2 &&
+      state->at(0)->kind == Kind::kNone && state->at(1)->kind == Kind::kDict &&
+      state->at(1)->a.dict->entries.size == 0) {
+    return absl::OkStatus();
+  }
   return Err(ErrorCode::kValue,
              StrCat("'", KindName(inst->kind),
                           "' object has no attribute '__dict__'"));
