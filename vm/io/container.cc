@@ -15,9 +15,11 @@ namespace picklevm {
 namespace {
 
 constexpr size_t kChunk = size_t{1} << 20;
-// liblzma's own memory for the dictionary: a hostile header may ask for up
-// to 4 GiB; joblib's presets need at most 64 MiB.
-constexpr uint64_t kLzmaMemLimit = uint64_t{256} << 20;
+// liblzma's own memory for the dictionary, which the stream's header sizes:
+// a hostile header may ask for 4 GiB.  xz's presets 0-9 need at most 65 MiB
+// to decode (preset 9), joblib's default (3) 9 MiB; a header asking for more
+// than this is refused before anything is decoded.
+constexpr uint64_t kLzmaMemLimit = uint64_t{96} << 20;
 
 struct Prefix {
   Codec codec;
@@ -175,7 +177,7 @@ absl::Status Lzma(std::string_view in, Codec codec, Output& o,
     if (rc == LZMA_STREAM_END) break;
     if (rc == LZMA_MEMLIMIT_ERROR) {
       return Corrupt(codec, z.total_in,
-                     "needs more than 256 MiB of decoder memory");
+                     "needs more than 96 MiB of decoder memory");
     }
     if (rc == LZMA_BUF_ERROR && z.avail_out > 0) {
       return Corrupt(codec, z.total_in, "ends early (truncated)");
