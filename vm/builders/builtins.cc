@@ -9,20 +9,6 @@
 namespace picklevm {
 namespace {
 
-BuildResult Constraint(std::string reason) {
-  BuildResult r;
-  r.outcome = BuildResult::kConstraint;
-  r.reason = std::move(reason);
-  return r;
-}
-
-BuildResult Built(Node* node) {
-  BuildResult r;
-  if (node == nullptr) r.outcome = BuildResult::kNodeLimit;
-  r.node = node;
-  return r;
-}
-
 bool IsLatin1Name(const Node* n, bool allow_hyphen_only) {
   if (n->kind != Kind::kStr) return false;
   std::string_view s = n->str();

@@ -18,6 +18,20 @@ struct BuildResult {
   std::string reason;  // for kConstraint: which argument rule was broken
 };
 
+// The two ways a builder ends, for the builders' own use.
+inline BuildResult Constraint(std::string reason) {
+  BuildResult r;
+  r.outcome = BuildResult::kConstraint;
+  r.reason = std::move(reason);
+  return r;
+}
+inline BuildResult Built(Node* node) {  // nullptr: the node limit was hit
+  BuildResult r;
+  if (node == nullptr) r.outcome = BuildResult::kNodeLimit;
+  r.node = node;
+  return r;
+}
+
 // Runs a data builder (kCodecsEncode .. kSlice).  The copyreg helpers are
 // the machine's own business (they instantiate classes) and are not here.
 BuildResult BuildBuiltin(BuilderId id, Graph& graph,

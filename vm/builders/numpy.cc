@@ -11,20 +11,6 @@
 namespace picklevm {
 namespace {
 
-BuildResult Constraint(std::string reason) {
-  BuildResult r;
-  r.outcome = BuildResult::kConstraint;
-  r.reason = std::move(reason);
-  return r;
-}
-
-BuildResult Built(Node* node) {
-  BuildResult r;
-  if (node == nullptr) r.outcome = BuildResult::kNodeLimit;
-  r.node = node;
-  return r;
-}
-
 bool IsInt(const Node* n) { return n->kind == Kind::kInt || n->kind == Kind::kBool; }
 
 // A tuple of non-negative ints into a shape; the element product times

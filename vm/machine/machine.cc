@@ -156,6 +156,13 @@ class Machine {
     return absl::MakeConstSpan(stack_.data() + at, stack_.size() - at);
   }
   void Truncate(size_t at) { stack_.resize(at); }
+  // Replaces the items from `at` up with one list or tuple of them.
+  absl::Status PackFrom(size_t at, Kind kind) {
+    Node* seq = g_.NewSeq(kind, From(at));
+    if (seq == nullptr) return NodeLimit();
+    Truncate(at);
+    return Push(seq);
+  }
 
   // ---- memo ---------------------------------------------------------------
   // Picklers number memo slots 0, 1, 2, ...: those live in a vector, which
@@ -1262,34 +1269,20 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       PVM_RETURN_IF_ERROR(PopMark(&mark));
       return DoAppends(mark);
     }
-    case Op::kList: {
-      size_t mark = 0;
-      PVM_RETURN_IF_ERROR(PopMark(&mark));
-      Node* list = g_.NewSeq(Kind::kList, From(mark));
-      if (list == nullptr) return NodeLimit();
-      Truncate(mark);
-      return Push(list);
-    }
-    case Op::kEmptyTuple:
-      return Push(g_.NewSeq(Kind::kTuple, {}));
+    case Op::kList:
     case Op::kTuple: {
       size_t mark = 0;
       PVM_RETURN_IF_ERROR(PopMark(&mark));
-      Node* t = g_.NewSeq(Kind::kTuple, From(mark));
-      if (t == nullptr) return NodeLimit();
-      Truncate(mark);
-      return Push(t);
+      return PackFrom(mark, info.op == Op::kList ? Kind::kList : Kind::kTuple);
     }
+    case Op::kEmptyTuple:
+      return Push(g_.NewSeq(Kind::kTuple, {}));
     case Op::kTuple1:
     case Op::kTuple2:
     case Op::kTuple3: {
       size_t n = info.op == Op::kTuple1 ? 1 : info.op == Op::kTuple2 ? 2 : 3;
       if (Above() < n) return Underflow();
-      size_t at = stack_.size() - n;
-      Node* t = g_.NewSeq(Kind::kTuple, From(at));
-      if (t == nullptr) return NodeLimit();
-      Truncate(at);
-      return Push(t);
+      return PackFrom(stack_.size() - n, Kind::kTuple);
     }
     case Op::kEmptyDict:
       return Push(g_.NewDict());
