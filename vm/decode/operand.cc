@@ -45,7 +45,8 @@ absl::Status ReadCounted(Reader& r, int width, bool is_signed,
 
 }  // namespace
 
-absl::Status DecodeOperand(Reader& r, const OpcodeInfo& info, Operand* out) {
+absl::Status DecodeOperandSlow(Reader& r, const OpcodeInfo& info,
+                               Operand* out) {
   switch (info.arg) {
     case ArgKind::kNone:
       return absl::OkStatus();

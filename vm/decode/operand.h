@@ -24,8 +24,21 @@ struct Operand {
 };
 
 // Reads the operand of `info` (the opcode byte was already consumed).
-absl::Status DecodeOperand(Reader& reader, const OpcodeInfo& info,
-                           Operand* out);
+absl::Status DecodeOperandSlow(Reader& reader, const OpcodeInfo& info,
+                               Operand* out);
+// The most frequent kinds (no operand; one byte: BINPUT, BINGET, BININT1)
+// inline, the rest out of line; both read through Reader::Read.
+inline absl::Status DecodeOperand(Reader& reader, const OpcodeInfo& info,
+                                  Operand* out) {
+  if (info.arg == ArgKind::kNone) return absl::OkStatus();
+  if (info.arg == ArgKind::kUInt1) {
+    std::string_view b;
+    absl::Status s = reader.Read(1, &b);
+    if (s.ok()) out->u = static_cast<uint8_t>(b[0]);
+    return s;
+  }
+  return DecodeOperandSlow(reader, info, out);
+}
 
 // Strips the trailing '\n' of a line operand.
 inline std::string_view LineText(std::string_view line) {

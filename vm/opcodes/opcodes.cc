@@ -166,10 +166,18 @@ const OpcodeInfo* AllOpcodes(size_t* count) {
   return kOpcodes;
 }
 
-const OpcodeInfo* LookupOpcode(uint8_t byte) {
-  int8_t i = kIndex[byte];
-  return i < 0 ? nullptr : &kOpcodes[i];
+namespace {
+constexpr std::array<const OpcodeInfo*, 256> BuildPointers() {
+  std::array<const OpcodeInfo*, 256> table{};
+  for (size_t b = 0; b < 256; ++b) {
+    table[b] = kIndex[b] < 0 ? nullptr : &kOpcodes[kIndex[b]];
+  }
+  return table;
 }
+}  // namespace
+
+constinit const std::array<const OpcodeInfo*, 256> kOpcodeByByte =
+    BuildPointers();
 
 std::string_view OpcodeName(int byte) {
   if (byte < 0 || byte > 255) return "<none>";

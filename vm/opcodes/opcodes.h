@@ -7,6 +7,7 @@
 #ifndef PICKLEVM_VM_OPCODES_OPCODES_H_
 #define PICKLEVM_VM_OPCODES_OPCODES_H_
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -68,8 +69,11 @@ struct OpcodeInfo {
 const OpcodeInfo* AllOpcodes(size_t* count);
 
 // The entry for an opcode byte, or nullptr if the byte is not an opcode.
-// Constant time (a 256-entry index built at compile time).
-const OpcodeInfo* LookupOpcode(uint8_t byte);
+// Constant time: one load from a 256-entry table built at compile time.
+extern const std::array<const OpcodeInfo*, 256> kOpcodeByByte;
+inline const OpcodeInfo* LookupOpcode(uint8_t byte) {
+  return kOpcodeByByte[byte];
+}
 
 // The opcode's name, or "<unknown>" for a byte that is not an opcode.
 std::string_view OpcodeName(int byte);
