@@ -112,6 +112,17 @@ struct ArenaVec {
     size += static_cast<uint32_t>(n);
     return true;
   }
+  // Exactly enough room for `need` elements (when the count is known, as
+  // for SETITEMS: no doubling waste).
+  bool Reserve(Arena& arena, uint64_t need) {
+    if (need <= capacity) return true;
+    if (need > UINT32_MAX) return false;
+    T* fresh = arena.NewArray<T>(need);
+    if (size) std::memcpy(fresh, data, size * sizeof(T));
+    data = fresh;
+    capacity = static_cast<uint32_t>(need);
+    return true;
+  }
   bool Grow(Arena& arena, uint64_t need) {
     if (need > UINT32_MAX) return false;
     uint64_t cap = capacity == 0 ? 4 : uint64_t{capacity} * 2;

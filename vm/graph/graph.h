@@ -68,6 +68,10 @@ class Graph {
   // list.append / list.extend.
   GraphErr ListAppend(Node* list, Node* item);
   GraphErr ListExtend(Node* list, absl::Span<Node* const> items);
+  // Room for `more` further entries, allocated exactly.
+  bool DictReserve(DictBody* dict, uint64_t more) {
+    return dict->entries.Reserve(arena_, uint64_t{dict->entries.size} + more);
+  }
   // d[key] = value: an equal key keeps its position and first key.
   GraphErr DictSet(DictBody* dict, Node* key, Node* value);
   // s.add(item): an equal member already present wins.

@@ -426,9 +426,8 @@ absl::Status Machine::MakeGlobal(std::string module, std::string name,
                  StrCat("global ", Quote(g->a.global->joined),
                               " is not admitted by the policy for any use"));
     }
-  } else {
-    globals_.push_back(g);
   }
+  globals_.push_back(g);
   *out = g;
   return absl::OkStatus();
 }
@@ -784,6 +783,9 @@ absl::Status Machine::DoSetItems(size_t x) {
       target->kind != Kind::kCall) {
     return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kValue,
                StrCat("cannot set items on a ", KindName(target->kind)));
+  }
+  if (!g_.DictReserve(body, (len - x) / 2)) {
+    return FromGraphErr(GraphErr::kTooLarge, nullptr);
   }
   for (size_t i = x; i < len; i += 2) {
     PVM_RETURN_IF_ERROR(
@@ -1294,6 +1296,9 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       }
       Node* d = g_.NewDict();
       if (d == nullptr) return NodeLimit();
+      if (!g_.DictReserve(d->a.dict, (stack_.size() - mark) / 2)) {
+        return FromGraphErr(GraphErr::kTooLarge, nullptr);
+      }
       for (size_t i = mark; i < stack_.size(); i += 2) {
         PVM_RETURN_IF_ERROR(FromGraphErr(
             g_.DictSet(d->a.dict, stack_[i], stack_[i + 1]), stack_[i]));
@@ -1608,6 +1613,7 @@ absl::Status Machine::Loop() {
 // or the stream broke first) is fine if the policy admits it for anything,
 // since importing it is all CPython would have done with it.
 void Machine::RecordGlobals(bool finished) {
+  if (globals_.empty()) return;
   std::vector<Node*> todo, seen;
   if (finished && out_.root != nullptr) todo.push_back(out_.root);
   while (!todo.empty()) {
@@ -1640,6 +1646,15 @@ void Machine::RecordGlobals(bool finished) {
 // reference.  Iterative walk; emit_refs is borrowed as the visited mark and
 // cleared again, so the emitters start from zero.
 absl::Status Machine::CheckReferences() {
+  // Only a global the policy does not admit as a value can fail this check;
+  // a stream without one needs no walk (most object-heavy pickles name no
+  // globals at all).
+  bool any_unreferenceable = false;
+  for (const Node* g : globals_) {
+    any_unreferenceable |=
+        policy_.Find(g->a.global->joined, Use::kReference, {}) == nullptr;
+  }
+  if (!any_unreferenceable) return absl::OkStatus();
   std::vector<Node*> todo{out_.root};
   std::vector<Node*> seen;
   absl::Status status;
