@@ -423,6 +423,9 @@ absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
   std::vector<Frame> stack;
   for (Node* root : roots) {
     auto visit = [&](Node* n) -> bool {  // true: descend
+      // Scalars, strs and globals are never wrapped and have no children:
+      // nothing to count (most nodes of an object-heavy graph).
+      if (!IsWrappable(n)) return false;
       if (n->emit_refs < 2) ++n->emit_refs;
       if (n->emit_refs > 1) return false;
       seen_.push_back(n);
