@@ -14,8 +14,13 @@ cmake -S . -B build-cov -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=c
 ninja -C build-cov picklevm_replay >/dev/null
 rm -f build-cov/*.profraw
 for t in load trace dis joblib allowlist; do
-  [ -d "$ROOT/$t" ] || continue
-  LLVM_PROFILE_FILE="build-cov/$t.profraw" build-cov/fuzz/picklevm_replay "$t" "$ROOT/$t"
+  dir=$ROOT/$t
+  # Targets without a corpus of their own read their neighbours' inputs:
+  # dis the load corpus, allowlist the shipped policy files.
+  [ -d "$dir" ] || { [ "$t" = dis ] && dir=$ROOT/load; }
+  [ -d "$dir" ] || { [ "$t" = allowlist ] && dir=allowlists; }
+  [ -d "$dir" ] || continue
+  LLVM_PROFILE_FILE="build-cov/$t.profraw" build-cov/fuzz/picklevm_replay "$t" "$dir"
 done
 llvm-profdata merge -sparse build-cov/*.profraw -o build-cov/fuzz.profdata
 llvm-cov report build-cov/fuzz/picklevm_replay -instr-profile=build-cov/fuzz.profdata \
