@@ -324,10 +324,11 @@ class Machine {
     LogCall(fn, args, nullptr, false, result, Use::kCall);
     return absl::OkStatus();
   }
-  // The value a BUILD state (a dict, or a (dict, slot dict) pair) gives the
-  // attribute `key`, or nullptr.
-  static Node* StateAttr(const Node* state, std::string_view key) {
-    if (state == nullptr) return nullptr;
+  // Calls fn(entry) for each entry of a BUILD state: a dict, or the two
+  // dicts of a (state, slot state) pair.
+  template <typename Fn>
+  static void ForEachStateEntry(const Node* state, Fn&& fn) {
+    if (state == nullptr) return;
     const Node* dicts[2] = {state, nullptr};
     if (state->kind == Kind::kTuple && state->size() == 2) {
       dicts[0] = state->at(0);
@@ -336,10 +337,17 @@ class Machine {
     for (const Node* d : dicts) {
       if (d == nullptr || d->kind != Kind::kDict) continue;
       for (const Entry& e : d->a.dict->entries) {
-        if (e.key->kind == Kind::kStr && e.key->str() == key) return e.value;
+        if (e.key->kind == Kind::kStr) fn(e);
       }
     }
-    return nullptr;
+  }
+  // The value a BUILD state gives the attribute `key`, or nullptr.
+  static Node* StateAttr(const Node* state, std::string_view key) {
+    Node* found = nullptr;
+    ForEachStateEntry(state, [&](const Entry& e) {
+      if (found == nullptr && e.key->str() == key) found = e.value;
+    });
+    return found;
   }
   absl::Status DoSetItems(size_t x);
   absl::Status DoBuild();
@@ -909,25 +917,17 @@ absl::Status Machine::DoBuild() {
 // (__setstate__, __reduce__, __class__ ...) changes what later opcodes or
 // Python itself would call.  No pickler writes such a state.
 absl::Status Machine::CheckStateKeys(const Node* state) const {
-  const Node* dicts[2] = {state, nullptr};
-  if (state->kind == Kind::kTuple && state->size() == 2) {
-    dicts[0] = state->at(0);
-    dicts[1] = state->at(1);
-  }
-  for (const Node* d : dicts) {
-    if (d == nullptr || d->kind != Kind::kDict) continue;
-    for (const Entry& e : d->a.dict->entries) {
-      if (e.key->kind != Kind::kStr) continue;
-      std::string_view k = e.key->str();
-      if (k.size() >= 4 && k.substr(0, 2) == "__" &&
-          k.substr(k.size() - 2) == "__") {
-        return Err(ErrorCode::kRefused,
+  absl::Status status;
+  ForEachStateEntry(state, [&](const Entry& e) {
+    std::string_view k = e.key->str();
+    if (status.ok() && k.size() >= 4 && k.substr(0, 2) == "__" &&
+        k.substr(k.size() - 2) == "__") {
+      status = Err(ErrorCode::kRefused,
                    StrCat("BUILD state sets ", Quote(k),
                           ", which would change what Python calls"));
-      }
     }
-  }
-  return absl::OkStatus();
+  });
+  return status;
 }
 
 // After the BUILD of a joblib NumpyArrayWrapper, joblib's unpickler reads
