@@ -120,7 +120,7 @@ enum class Via : uint8_t { kNew, kCall };
 struct Record {
   Node* callable = nullptr;  // usually a kGlobal; in record mode any value
   ArenaVec<Node*> args;
-  Node* kwargs = nullptr;    // a kDict or nullptr
+  Node* kwargs = nullptr;    // a kDict with str keys only, or nullptr
   Node* state = nullptr;     // BUILD argument (nullptr: no BUILD)
   ArenaVec<Node*> items;     // APPEND(S)
   DictBody dictitems;        // SETITEM(S)

@@ -589,6 +589,12 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
           (strict_ && args[1]->kind != Kind::kTuple)) {
         return broken("expects (cls, tuple, dict)");
       }
+      for (const Entry& e : args[2]->a.dict->entries) {
+        // CPython: cls.__new__(cls, **kwargs) needs str keywords.
+        if (e.key->kind != Kind::kStr) {
+          return Err(ErrorCode::kType, "keywords must be strings");
+        }
+      }
       Node* kwargs = args[2]->a.dict->entries.size ? args[2] : nullptr;
       return Instantiate(cls,
                          absl::MakeConstSpan(args[1]->a.items, args[1]->size()),
