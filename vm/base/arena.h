@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <string_view>
 #include <type_traits>
@@ -20,8 +19,9 @@ class Arena {
   Arena() = default;
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
+  ~Arena();
 
-  // Uninitialised storage.  Blocks grow geometrically from 4 KiB to 1 MiB;
+  // Uninitialised storage.  Blocks grow geometrically from 4 KiB to 16 MiB;
   // an allocation larger than a quarter block gets its own block so a few
   // huge strings do not waste the tail of a shared one.
   void* Allocate(size_t size, size_t align = alignof(std::max_align_t)) {
@@ -61,26 +61,24 @@ class Arena {
   size_t bytes_reserved() const { return bytes_reserved_; }
 
  private:
-  void* AllocateSlow(size_t size, size_t align) {
-    size_t big_threshold = next_block_ / 4;
-    if (size + align > big_threshold) {
-      blocks_.emplace_back(new char[size + align]);
-      bytes_reserved_ += size + align;
-      bytes_used_ += size;
-      uintptr_t p = (reinterpret_cast<uintptr_t>(blocks_.back().get()) +
-                     align - 1) & ~(uintptr_t{align} - 1);
-      return reinterpret_cast<void*>(p);
-    }
-    blocks_.emplace_back(new char[next_block_]);
-    bytes_reserved_ += next_block_;
-    cur_ = blocks_.back().get();
-    end_ = cur_ + next_block_;
-    if (next_block_ < kMaxBlock) next_block_ *= 2;
-    return Allocate(size, align);
-  }
+  // A block of arena memory.  Blocks of kHugeBlock or more are mapped with
+  // mmap on a 2 MiB boundary and advised for transparent huge pages: a graph
+  // of hundreds of MiB then costs hundreds of page faults, not hundreds of
+  // thousands (measured: a third of a large decode's time went to faults).
+  struct Block {
+    char* data;
+    size_t size;
+    bool mapped;
+  };
+  static Block NewBlock(size_t size);
+  static void FreeBlock(const Block& b);
+  void* AllocateSlow(size_t size, size_t align);
 
-  static constexpr size_t kMaxBlock = size_t{1} << 20;
-  std::vector<std::unique_ptr<char[]>> blocks_;
+  static constexpr size_t kHugeBlock = size_t{2} << 20;
+  // Growth stops here: a partly used last block wastes address space, not
+  // memory (untouched pages are never resident).
+  static constexpr size_t kMaxBlock = size_t{16} << 20;
+  std::vector<Block> blocks_;
   char* cur_ = nullptr;
   char* end_ = nullptr;
   size_t next_block_ = 4096;

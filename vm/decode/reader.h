@@ -23,6 +23,12 @@ class Reader {
   bool AtEnd() const { return pos_ >= data_.size(); }
   std::string_view data() const { return data_; }
 
+  // The machine's fast path reads straight from the bytes: everything in
+  // [pos(), limit()) is readable without crossing a frame end (limit() is
+  // the current frame's end, or the input's), and SetPos moves within it.
+  uint64_t limit() const { return limit_; }
+  void SetPos(uint64_t pos) { pos_ = pos; }  // requires pos <= limit()
+
   // The opcode being decoded, named in errors.
   void SetOpcode(uint64_t offset, int opcode) {
     op_offset_ = offset;

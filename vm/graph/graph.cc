@@ -53,30 +53,12 @@ Graph::Graph(uint64_t max_nodes) : max_nodes_(max_nodes) {
   false_.a.i = 0;
 }
 
-Node* Graph::Alloc(Kind kind) {
-  if (node_count_ >= max_nodes_) return nullptr;
-  ++node_count_;
-  return arena_.New<Node>(kind);
-}
-
-Node* Graph::NewInt(int64_t v) {
-  Node* n = Alloc(Kind::kInt);
-  if (n) n->a.i = v;
-  return n;
-}
-
 Node* Graph::NewBigInt(std::string_view decimal) {
   Node* n = Alloc(Kind::kBigInt);
   if (!n) return n;
   std::string_view s = arena_.CopyString(decimal);
   n->a.p = s.data();
   n->b.n = s.size();
-  return n;
-}
-
-Node* Graph::NewFloat(double v) {
-  Node* n = Alloc(Kind::kFloat);
-  if (n) n->a.f = v;
   return n;
 }
 
@@ -88,41 +70,12 @@ Node* Graph::NewComplex(double re, double im) {
   return n;
 }
 
-Node* Graph::NewStr(std::string_view text, bool has_surrogates, bool copy) {
-  Node* n = Alloc(Kind::kStr);
-  if (!n) return n;
-  if (copy) text = arena_.CopyString(text);
-  n->a.p = text.data();
-  n->b.n = text.size();
-  if (has_surrogates) n->flags |= kHasSurrogates;
-  return n;
-}
-
 Node* Graph::NewBytes(Kind kind, std::string_view data, bool copy) {
   Node* n = Alloc(kind);
   if (!n) return n;
   if (copy) data = arena_.CopyString(data);
   n->a.p = data.data();
   n->b.n = data.size();
-  return n;
-}
-
-Node* Graph::NewList() { return Alloc(Kind::kList); }
-
-Node* Graph::NewSeq(Kind kind, absl::Span<Node* const> items) {
-  if (items.size() > UINT32_MAX) return nullptr;
-  Node* n = Alloc(kind);
-  if (!n || items.empty()) return n;
-  Node** data = arena_.NewArray<Node*>(items.size());
-  std::memcpy(data, items.data(), items.size() * sizeof(Node*));
-  n->a.items = data;
-  n->b.v.size = n->b.v.capacity = static_cast<uint32_t>(items.size());
-  return n;
-}
-
-Node* Graph::NewDict() {
-  Node* n = Alloc(Kind::kDict);
-  if (n) n->a.dict = arena_.New<DictBody>();
   return n;
 }
 

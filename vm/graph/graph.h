@@ -14,10 +14,12 @@
 #define PICKLEVM_VM_GRAPH_GRAPH_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "vm/base/arena.h"
@@ -45,16 +47,55 @@ class Graph {
   Node* Bool(bool v) { return v ? &true_ : &false_; }
 
   // Every factory returns nullptr when the node limit is reached.
-  Node* NewInt(int64_t v);
+  // Ints in [kSmallIntMin, kSmallIntMax] are shared nodes, made on first
+  // use, as CPython shares its small ints: an int is never written with
+  // $id (graph-json.md), so sharing one is invisible, and a record's small
+  // counters and flags then cost no node.
+  static constexpr int64_t kSmallIntMin = -5;
+  static constexpr int64_t kSmallIntMax = 1023;
+  Node* NewInt(int64_t v) {
+    if (v >= kSmallIntMin && v <= kSmallIntMax) {
+      Node*& cached = small_ints_[v - kSmallIntMin];
+      if (cached == nullptr) cached = FreshInt(v);
+      return cached;
+    }
+    return FreshInt(v);
+  }
   Node* NewBigInt(std::string_view decimal);  // copied into the arena
-  Node* NewFloat(double v);
+  Node* NewFloat(double v) {
+    Node* n = Alloc(Kind::kFloat);
+    if (n) n->a.f = v;
+    return n;
+  }
   Node* NewComplex(double re, double im);
   // `text` is generalized UTF-8; `copy` when it does not outlive the input.
-  Node* NewStr(std::string_view text, bool has_surrogates, bool copy);
+  Node* NewStr(std::string_view text, bool has_surrogates, bool copy) {
+    Node* n = Alloc(Kind::kStr);
+    if (!n) return n;
+    if (copy) text = arena_.CopyString(text);
+    n->a.p = text.data();
+    n->b.n = text.size();
+    if (has_surrogates) n->flags |= kHasSurrogates;
+    return n;
+  }
   Node* NewBytes(Kind kind, std::string_view data, bool copy);
-  Node* NewList();
-  Node* NewSeq(Kind kind, absl::Span<Node* const> items);  // list or tuple
-  Node* NewDict();
+  Node* NewList() { return Alloc(Kind::kList); }
+  // A list or tuple of `items`; nullptr at the node limit.
+  Node* NewSeq(Kind kind, absl::Span<Node* const> items) {
+    if (items.size() > UINT32_MAX) return nullptr;
+    Node* n = Alloc(kind);
+    if (!n || items.empty()) return n;
+    Node** data = arena_.NewArray<Node*>(items.size());
+    std::memcpy(data, items.data(), items.size() * sizeof(Node*));
+    n->a.items = data;
+    n->b.v.size = n->b.v.capacity = static_cast<uint32_t>(items.size());
+    return n;
+  }
+  Node* NewDict() {
+    Node* n = Alloc(Kind::kDict);
+    if (n) n->a.dict = arena_.New<DictBody>();
+    return n;
+  }
   Node* NewSet(Kind kind);  // kSet or kFrozenSet
   Node* NewSlice(Node* start, Node* stop, Node* step);
   Node* NewGlobal(std::string_view module, std::string_view qualname,
@@ -85,7 +126,16 @@ class Graph {
 
 
  private:
-  Node* Alloc(Kind kind);
+  Node* Alloc(Kind kind) {
+    if (ABSL_PREDICT_FALSE(node_count_ >= max_nodes_)) return nullptr;
+    ++node_count_;
+    return arena_.New<Node>(kind);
+  }
+  Node* FreshInt(int64_t v) {
+    Node* n = Alloc(Kind::kInt);
+    if (n) n->a.i = v;
+    return n;
+  }
   uint32_t Intern(const std::string& key);
   uint32_t FreshId() { return next_id_++; }
   GraphErr LeafCanon(Node* node, uint32_t* id, Node** culprit);
@@ -104,6 +154,7 @@ class Graph {
   Node false_{Kind::kBool};
   absl::flat_hash_map<std::string, uint32_t> canon_table_;
   uint32_t next_id_ = 1;
+  Node* small_ints_[kSmallIntMax - kSmallIntMin + 1] = {};
   std::string scratch_;
   std::vector<Node*> canon_stack_;
   std::vector<uint32_t> id_scratch_;

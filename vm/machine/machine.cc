@@ -357,6 +357,8 @@ class Machine {
   absl::Status DoExt(int64_t code);
   absl::Status Step(const OpcodeInfo& info, const Operand& arg, bool* stop);
   absl::Status CheckReferences();
+  absl::Status FastRun();
+  bool FastMemoPut(uint64_t index);
   absl::Status Loop();
   void RecordGlobals(bool finished);
 
@@ -1578,6 +1580,183 @@ absl::Status Machine::Run() {
   return s;
 }
 
+// ---- the fast path ----------------------------------------------------------
+// A data pickle is mostly a handful of opcodes: small ints, floats, short
+// strs, MARK, memo PUT/GET, empty containers, TUPLE1-3, SETITEMS, APPENDS.
+// FastRun executes runs of them straight from the input bytes, without the
+// per-opcode Reader/Operand/Status plumbing of Loop and Step.  It has no
+// errors of its own: at an opcode it does not handle, an operand that a
+// frame's end or the input's end cuts, a UTF-8 error, a sparse memo index,
+// or anything that would pass a limit, it stops *before* that opcode and
+// Loop runs it through Step, with every check and the exact error.  The
+// container opcodes call Step's own helpers (and return their errors), so
+// the two paths cannot disagree on what an opcode means.  Each iteration
+// consumes at least one byte, as Loop's do.
+
+namespace {
+
+// Byte-wise loads, which the compiler turns into one load (and a byte swap).
+inline uint32_t Load16(const uint8_t* p) { return p[0] | (p[1] << 8); }
+inline uint32_t Load32(const uint8_t* p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t{p[3]} << 24);
+}
+inline double LoadBigEndianDouble(const uint8_t* p) {
+  uint64_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
+  double d;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+}  // namespace
+
+// The common cases of MemoPut (dense index, below --max-memo); false leaves
+// the memo untouched for the general path.
+bool Machine::FastMemoPut(uint64_t index) {
+  if (memo_count_ >= opts_.limits.max_memo) return false;
+  Node* top = stack_.back();
+  if (index < memo_vec_.size()) {
+    if (memo_vec_[index] == nullptr) ++memo_count_;
+    memo_vec_[index] = top;
+    return true;
+  }
+  if (index < 2 * memo_count_ + 1024) {
+    memo_vec_.resize(index + 1, nullptr);
+    memo_vec_[index] = top;
+    ++memo_count_;
+    return true;
+  }
+  return false;
+}
+
+absl::Status Machine::FastRun() {
+  const auto* const base =
+      reinterpret_cast<const uint8_t*>(reader_.data().data());
+  const uint64_t limit = reader_.limit();
+  const uint64_t max_stack = opts_.limits.max_stack;
+  uint64_t pos = reader_.pos();
+  while (pos < limit) {
+    const uint8_t* p = base + pos;
+    const uint64_t avail = limit - pos;
+    // Every opcode here adds at most one stack item or MARK.
+    if (ABSL_PREDICT_FALSE(stack_.size() + marks_.size() >= max_stack)) break;
+    Node* v = nullptr;  // the value to push
+    uint64_t n = 1;     // the opcode's length in bytes
+    uint64_t index;
+    switch (static_cast<Op>(p[0])) {
+      case Op::kNone: v = g_.None(); break;
+      case Op::kNewtrue: v = g_.Bool(true); break;
+      case Op::kNewfalse: v = g_.Bool(false); break;
+      case Op::kBinint1:
+        if (avail < 2) goto done;
+        v = g_.NewInt(p[1]);
+        n = 2;
+        break;
+      case Op::kBinint2:
+        if (avail < 3) goto done;
+        v = g_.NewInt(Load16(p + 1));
+        n = 3;
+        break;
+      case Op::kBinint:
+        if (avail < 5) goto done;
+        v = g_.NewInt(static_cast<int32_t>(Load32(p + 1)));
+        n = 5;
+        break;
+      case Op::kBinfloat:
+        if (avail < 9) goto done;
+        v = g_.NewFloat(LoadBigEndianDouble(p + 1));
+        n = 9;
+        break;
+      case Op::kShortBinunicode:
+      case Op::kBinunicode: {
+        uint64_t head = p[0] == static_cast<uint8_t>(Op::kBinunicode) ? 5 : 2;
+        if (avail < head) goto done;
+        uint64_t len = head == 2 ? p[1] : Load32(p + 1);
+        if (len > avail - head) goto done;
+        std::string_view text(reinterpret_cast<const char*>(p + head), len);
+        Utf8Check c = CheckUtf8(text, /*allow_surrogates=*/true);
+        if (!c.valid) goto done;
+        v = g_.NewStr(text, c.has_surrogates, /*copy=*/false);
+        n = head + len;
+        break;
+      }
+      case Op::kEmptyDict: v = g_.NewDict(); break;
+      case Op::kEmptyList: v = g_.NewList(); break;
+      case Op::kEmptyTuple: v = g_.NewSeq(Kind::kTuple, {}); break;
+      case Op::kTuple1:
+      case Op::kTuple2:
+      case Op::kTuple3: {
+        size_t k = p[0] - static_cast<uint8_t>(Op::kTuple1) + 1;
+        if (Above() < k) goto done;
+        v = g_.NewSeq(Kind::kTuple, From(stack_.size() - k));
+        if (v == nullptr) goto done;
+        stack_.resize(stack_.size() - k);
+        break;
+      }
+      case Op::kMark:
+        marks_.push_back(stack_.size());
+        ++pos;
+        continue;
+      case Op::kMemoize:
+        index = memo_count_;
+        goto put;
+      case Op::kBinput:
+        if (avail < 2) goto done;
+        index = p[1];
+        n = 2;
+        goto put;
+      case Op::kLongBinput:
+        if (avail < 5) goto done;
+        index = Load32(p + 1);
+        n = 5;
+      put:
+        if (Above() == 0 || !FastMemoPut(index)) goto done;
+        pos += n;
+        continue;
+      case Op::kBinget:
+        if (avail < 2) goto done;
+        index = p[1];
+        n = 2;
+        goto get;
+      case Op::kLongBinget:
+        if (avail < 5) goto done;
+        index = Load32(p + 1);
+        n = 5;
+      get:
+        if (index >= memo_vec_.size() || memo_vec_[index] == nullptr) {
+          goto done;
+        }
+        v = memo_vec_[index];
+        break;
+      case Op::kSetitems:
+      case Op::kAppends: {
+        if (marks_.empty()) goto done;
+        op_offset_ = pos;
+        opcode_ = p[0];
+        size_t mark = marks_.back();
+        marks_.pop_back();
+        absl::Status s = p[0] == static_cast<uint8_t>(Op::kSetitems)
+                             ? DoSetItems(mark)
+                             : DoAppends(mark);
+        ++pos;
+        if (ABSL_PREDICT_FALSE(!s.ok())) {
+          reader_.SetPos(pos);
+          return s;
+        }
+        continue;
+      }
+      default:
+        goto done;
+    }
+    if (ABSL_PREDICT_FALSE(v == nullptr)) goto done;  // the node limit
+    stack_.push_back(v);
+    pos += n;
+  }
+done:
+  reader_.SetPos(pos);
+  return absl::OkStatus();
+}
+
 absl::Status Machine::Loop() {
   if (reader_.size() > opts_.limits.max_input_bytes) {
     return MakeError(ErrorCode::kLimit, -1, -1,
@@ -1586,6 +1765,7 @@ absl::Status Machine::Loop() {
                             opts_.limits.max_input_bytes, ")"));
   }
   for (;;) {
+    PVM_RETURN_IF_ERROR(FastRun());
     op_offset_ = reader_.pos();
     opcode_ = -1;
     reader_.SetOpcode(op_offset_, -1);
