@@ -67,8 +67,8 @@ absl::Status DecodeOperandSlow(Reader& r, const OpcodeInfo& info,
     case ArgKind::kFloat8: {
       std::string_view b;
       if (auto s = r.Read(8, &b); !s.ok()) return s;
-      uint64_t bits = 0;
-      for (char c : b) bits = (bits << 8) | static_cast<uint8_t>(c);
+      uint64_t bits =
+          LoadBigEndian64(reinterpret_cast<const uint8_t*>(b.data()));
       std::memcpy(&out->f, &bits, sizeof bits);
       return absl::OkStatus();
     }

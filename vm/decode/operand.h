@@ -5,6 +5,7 @@
 #define PICKLEVM_VM_DECODE_OPERAND_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -38,6 +39,17 @@ inline absl::Status DecodeOperand(Reader& reader, const OpcodeInfo& info,
     return s;
   }
   return DecodeOperandSlow(reader, info, out);
+}
+
+// BINFLOAT's big-endian 8 bytes: one load and a byte swap (a byte-wise loop
+// is not merged into one by the compiler at -O2).
+inline uint64_t LoadBigEndian64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
 }
 
 // Strips the trailing '\n' of a line operand.

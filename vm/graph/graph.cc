@@ -380,10 +380,12 @@ void Graph::UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of) {
 }
 
 GraphErr Graph::DictSet(DictBody* dict, Node* key, Node* value) {
-  uint32_t id;
-  Node* culprit;
-  GraphErr e = Canon(key, &id, &culprit);
-  if (e != GraphErr::kOk) return e;
+  uint32_t id = key->canon;  // cached once hashed (memo-shared keys)
+  if (id == 0) {
+    Node* culprit;
+    GraphErr e = Canon(key, &id, &culprit);
+    if (e != GraphErr::kOk) return e;
+  }
   auto key_of = [dict](uint32_t i) { return dict->entries[i].key; };
   int64_t at = Find(dict, id, dict->entries.size, key_of);
   if (at >= 0) {
@@ -394,6 +396,18 @@ GraphErr Graph::DictSet(DictBody* dict, Node* key, Node* value) {
     return GraphErr::kTooLarge;
   }
   UpdateIndex(&dict->index, dict->entries.size, key_of);
+  return GraphErr::kOk;
+}
+
+GraphErr Graph::DictSetPairs(DictBody* dict, Node* const* kv, size_t pairs,
+                             Node** failed) {
+  for (size_t i = 0; i < pairs; ++i) {
+    GraphErr e = DictSet(dict, kv[2 * i], kv[2 * i + 1]);
+    if (ABSL_PREDICT_FALSE(e != GraphErr::kOk)) {
+      *failed = kv[2 * i];
+      return e;
+    }
+  }
   return GraphErr::kOk;
 }
 

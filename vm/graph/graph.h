@@ -115,6 +115,10 @@ class Graph {
   }
   // d[key] = value: an equal key keeps its position and first key.
   GraphErr DictSet(DictBody* dict, Node* key, Node* value);
+  // DictSet of each (key, value) pair of kv[0..2*pairs), in order; on an
+  // error *failed is the key that caused it and the pairs before it stay.
+  GraphErr DictSetPairs(DictBody* dict, Node* const* kv, size_t pairs,
+                        Node** failed);
   // s.add(item): an equal member already present wins.
   GraphErr SetAdd(SetBody* set, Node* item);
   // Sequence of a record's args (the REDUCE tuple unfolded).

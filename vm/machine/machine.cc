@@ -803,10 +803,9 @@ absl::Status Machine::DoSetItems(size_t x) {
   if (!g_.DictReserve(body, (len - x) / 2)) {
     return FromGraphErr(GraphErr::kTooLarge, nullptr);
   }
-  for (size_t i = x; i < len; i += 2) {
-    PVM_RETURN_IF_ERROR(
-        FromGraphErr(g_.DictSet(body, stack_[i], stack_[i + 1]), stack_[i]));
-  }
+  Node* failed = nullptr;
+  GraphErr e = g_.DictSetPairs(body, stack_.data() + x, (len - x) / 2, &failed);
+  if (e != GraphErr::kOk) return FromGraphErr(e, failed);
   Truncate(x);
   return absl::OkStatus();
 }
@@ -1595,14 +1594,13 @@ absl::Status Machine::Run() {
 
 namespace {
 
-// Byte-wise loads, which the compiler turns into one load (and a byte swap).
+// Byte-wise loads, which the compiler turns into one load.
 inline uint32_t Load16(const uint8_t* p) { return p[0] | (p[1] << 8); }
 inline uint32_t Load32(const uint8_t* p) {
   return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t{p[3]} << 24);
 }
 inline double LoadBigEndianDouble(const uint8_t* p) {
-  uint64_t bits = 0;
-  for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
+  uint64_t bits = LoadBigEndian64(p);
   double d;
   std::memcpy(&d, &bits, 8);
   return d;
@@ -1620,6 +1618,11 @@ bool Machine::FastMemoPut(uint64_t index) {
     memo_vec_[index] = top;
     return true;
   }
+  if (index == memo_vec_.size()) {  // the pickler's own numbering
+    memo_vec_.push_back(top);
+    ++memo_count_;
+    return true;
+  }
   if (index < 2 * memo_count_ + 1024) {
     memo_vec_.resize(index + 1, nullptr);
     memo_vec_[index] = top;
@@ -1635,11 +1638,18 @@ absl::Status Machine::FastRun() {
   const uint64_t limit = reader_.limit();
   const uint64_t max_stack = opts_.limits.max_stack;
   uint64_t pos = reader_.pos();
+  // Every opcode here adds at most one stack item or MARK, so `budget`
+  // opcodes can run before --max-stack needs looking at again.
+  uint64_t budget = 0;
   while (pos < limit) {
     const uint8_t* p = base + pos;
     const uint64_t avail = limit - pos;
-    // Every opcode here adds at most one stack item or MARK.
-    if (ABSL_PREDICT_FALSE(stack_.size() + marks_.size() >= max_stack)) break;
+    if (ABSL_PREDICT_FALSE(budget == 0)) {
+      uint64_t used = stack_.size() + marks_.size();
+      if (used >= max_stack) break;
+      budget = max_stack - used;
+    }
+    --budget;
     Node* v = nullptr;  // the value to push
     uint64_t n = 1;     // the opcode's length in bytes
     uint64_t index;
