@@ -8,6 +8,7 @@
 #include "fuzz/json_check.h"
 #include "vm/api/pipeline.h"
 #include "vm/base/error.h"
+#include "vm/base/strcat.h"
 #include "vm/emit/dis.h"
 #include "vm/emit/document.h"
 #include "vm/emit/report.h"
@@ -47,8 +48,9 @@ struct LoadOutcome {
   std::string json;
 };
 
-LoadOutcome StrictLoad(std::string_view stream) {
+LoadOutcome StrictLoad(std::string_view stream, bool fast_path = true) {
   MachineOptions o;
+  o.fast_path = fast_path;
   o.mode = Mode::kStrict;
   o.limits = FuzzLimits();
   o.policy = &DefaultPolicy();
@@ -83,11 +85,14 @@ void FuzzLoad(const uint8_t* data, size_t size) {
     std::string err = CheckGraphJson(a.json);
     if (!err.empty()) Violated("load JSON", err);
   }
-  // Deterministic: the same input gives the same output.
-  LoadOutcome b = StrictLoad(stream);
+  // Deterministic, and the machine's fast path changes nothing: the same
+  // input through the general path only gives the same output or error.
+  LoadOutcome b = StrictLoad(stream, /*fast_path=*/false);
   if (a.status.ok() != b.status.ok() || a.json != b.json ||
-      a.status.message() != b.status.message()) {
-    Violated("load is not deterministic", "");
+      a.status.message() != b.status.message() ||
+      GetErrorInfo(a.status).offset != GetErrorInfo(b.status).offset) {
+    Violated("load differs without the fast path (or is not deterministic)",
+             StrCat(a.status.message(), " | ", b.status.message()));
   }
   // Strict and record mode agree on the globals: what strict admits,
   // record mode admits; what strict refuses, record mode flags (or the
@@ -112,6 +117,21 @@ void FuzzLoad(const uint8_t* data, size_t size) {
   }
 }
 
+std::string TraceJson(std::string_view stream, bool fast_path) {
+  MachineOptions o;
+  o.fast_path = fast_path;
+  o.mode = Mode::kRecord;
+  o.limits = FuzzLimits();
+  o.policy = &DefaultPolicy();
+  Graph g(o.limits.max_nodes);
+  std::vector<RunResult> runs;
+  absl::Status s = RunAllPickles(stream, o, &g, &runs);
+  TraceReport report{SourceInfo{}, &runs, s, o.limits.max_depth};
+  OutBuffer json;
+  WriteTraceJson(report, &g, &json);
+  return std::move(json.data);
+}
+
 void FuzzTrace(const uint8_t* data, size_t size) {
   std::string_view stream(reinterpret_cast<const char*>(data), size);
   MachineOptions o;
@@ -127,6 +147,10 @@ void FuzzTrace(const uint8_t* data, size_t size) {
   WriteTraceJson(report, &g, &json);
   std::string err = CheckGraphJson(json.data, /*check_ids=*/false);
   if (!err.empty()) Violated("trace JSON", err);
+  // Record mode through the general path only: the same trace.
+  if (TraceJson(stream, /*fast_path=*/false) != json.data) {
+    Violated("trace differs without the fast path", "");
+  }
   WriteTracePython(report, &py);
   ScanResult sr;
   ClassifyScan(runs, s, &sr);

@@ -1738,16 +1738,90 @@ absl::Status Machine::FastRun() {
         }
         v = memo_vec_[index];
         break;
+      // Protocol 0's line operands (the line ends inside the frame or
+      // input, as Reader::ReadLine requires).
+      case Op::kInt:
+      case Op::kFloat:
+      case Op::kPut:
+      case Op::kGet:
+      case Op::kUnicode:
+      case Op::kString: {
+        const void* nl = std::memchr(p + 1, '\n', avail - 1);
+        if (nl == nullptr) goto done;
+        std::string_view line(reinterpret_cast<const char*>(p + 1),
+                              static_cast<const uint8_t*>(nl) - p);
+        n = 1 + line.size();
+        std::string_view text = LineText(line);
+        switch (static_cast<Op>(p[0])) {
+          case Op::kInt: {
+            if (line.size() < 2) goto done;
+            PyInt i;
+            bool is_bool;
+            if (ParseIntOpcode(line, opts_.limits.max_int_digits, &i,
+                               &is_bool) != NumParse::kOk) {
+              goto done;
+            }
+            v = is_bool ? g_.Bool(i.small != 0)
+                : i.is_small ? g_.NewInt(i.small)
+                             : g_.NewBigInt(i.decimal);
+            break;
+          }
+          case Op::kFloat: {
+            double d;
+            if (line.size() < 2 ||
+                ParseFloatOpcode(line, &d) != NumParse::kOk) {
+              goto done;
+            }
+            v = g_.NewFloat(d);
+            break;
+          }
+          case Op::kPut:
+          case Op::kGet:
+            // Plain decimal digits; anything else (signs, spaces, huge
+            // numbers) is TextMemoIndex's to parse or refuse.
+            if (text.empty() || text.size() > 18) goto done;
+            index = 0;
+            for (char c : text) {
+              if (c < '0' || c > '9') goto done;
+              index = index * 10 + static_cast<uint64_t>(c - '0');
+            }
+            if (p[0] == static_cast<uint8_t>(Op::kPut)) goto put;
+            goto get;
+          case Op::kUnicode:
+            // raw-unicode-escape is the identity on ASCII without '\\'.
+            for (char c : text) {
+              if ((c & 0x80) || c == '\\') goto done;
+            }
+            v = g_.NewStr(text, false, /*copy=*/false);
+            break;
+          default: {  // STRING: quoted, no escapes, ASCII
+            if (text.size() < 2 || text.front() != text.back() ||
+                (text.front() != '\'' && text.front() != '"')) {
+              goto done;
+            }
+            text = text.substr(1, text.size() - 2);
+            for (char c : text) {
+              if ((c & 0x80) || c == '\\') goto done;
+            }
+            v = g_.NewStr(text, false, /*copy=*/false);
+            break;
+          }
+        }
+        break;
+      }
+      // Container opcodes: Step's own code, which checks the fence and
+      // reports errors with this opcode's offset.
       case Op::kSetitems:
-      case Op::kAppends: {
-        if (marks_.empty()) goto done;
+      case Op::kSetitem:
+      case Op::kAppends:
+      case Op::kAppend:
+      case Op::kDict:
+      case Op::kList:
+      case Op::kTuple: {
         op_offset_ = pos;
         opcode_ = p[0];
-        size_t mark = marks_.back();
-        marks_.pop_back();
-        absl::Status s = p[0] == static_cast<uint8_t>(Op::kSetitems)
-                             ? DoSetItems(mark)
-                             : DoAppends(mark);
+        bool stop = false;
+        absl::Status s = Step(*LookupOpcode(p[0]), Operand{}, &stop);
         ++pos;
         if (ABSL_PREDICT_FALSE(!s.ok())) {
           reader_.SetPos(pos);
@@ -1775,7 +1849,7 @@ absl::Status Machine::Loop() {
                             opts_.limits.max_input_bytes, ")"));
   }
   for (;;) {
-    PVM_RETURN_IF_ERROR(FastRun());
+    if (opts_.fast_path) PVM_RETURN_IF_ERROR(FastRun());
     op_offset_ = reader_.pos();
     opcode_ = -1;
     reader_.SetOpcode(op_offset_, -1);

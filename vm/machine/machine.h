@@ -62,6 +62,10 @@ struct MachineOptions {
   // joblib's NumpyUnpickler does).  Off for the nested pickles of object
   // arrays, which joblib reads with a plain pickle.load.
   bool joblib_arrays = true;
+  // Run the common data opcodes through the machine's fast path (see
+  // FastRun in machine.cc).  Off, every opcode takes the general path; the
+  // result must be identical, which the fuzz targets check on every input.
+  bool fast_path = true;
   // copyreg's extension registry, if the caller has one: code -> global.
   absl::flat_hash_map<int64_t, std::pair<std::string, std::string>>
       extension_registry;
