@@ -1,6 +1,7 @@
 #include "vm/text/numbers.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -212,8 +213,20 @@ NumParse ParseFloatOpcode(std::string_view line, double* out) {
   }
   (void)mant_end;
   if (!end_ok(i)) return NumParse::kInvalid;
-  // The grammar is checked; glibc's strtod rounds correctly.  Very long
-  // exponents are clamped by strtod itself (overflow or underflow).
+  // The grammar is checked.  std::from_chars rounds correctly and needs no
+  // copy (libstdc++'s is fast_float); anything it does not take whole, and
+  // overflow and underflow, go to glibc's strtod, which rounds correctly
+  // too and whose range behaviour is the one Python's is compared with.
+  {
+    const char* first = s.data() + mant_start;
+    const char* last = s.data() + i;
+    double v;
+    auto [ptr, ec] = std::from_chars(first, last, v);
+    if (ec == std::errc() && ptr == last) {
+      *out = negative ? -v : v;
+      return NumParse::kOk;
+    }
+  }
   std::string text(s.substr(mant_start, i - mant_start));
   errno = 0;
   char* endp = nullptr;
