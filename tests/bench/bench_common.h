@@ -7,11 +7,12 @@
 //                 JSON (no JSON, no sha256).
 //   DecodeRecord  RunAllPickles in record mode under the default policy:
 //                 what `picklevm scan` does before it classifies.
-//   OpcodeWalk    the hardware baseline: picklevm's own Reader,
-//                 LookupOpcode and DecodeOperand over the stream (FRAME
-//                 opens its frame; STOP ends the walk), acting on nothing.
-//                 joblib's inline array payloads are not opcodes, so the
-//                 walk jumps over the regions a previous decode reported.
+//   OpcodeWalk    the hardware baseline: a tight loop that finds every
+//                 opcode and steps over its operand (length prefixes read
+//                 and bounds-checked, lines found with memchr) and acts on
+//                 nothing; STOP ends it.  joblib's inline array payloads are
+//                 not opcodes, so the walk jumps over the regions a previous
+//                 decode reported.
 //   Memcpy        the other baseline: one memcpy of the input's size into
 //                 a buffer that was written once before (no page faults).
 #ifndef PICKLEVM_TESTS_BENCH_BENCH_COMMON_H_
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -115,49 +117,108 @@ inline void Describe(const Graph& graph, const RunResult& run,
   info->regions = run.joblib_regions;
 }
 
-// The opcode walk.  *ops counts opcodes; *sink folds every operand so the
-// compiler cannot drop the decoding.  Not inlined, so that callgrind's
-// --toggle-collect can name it.
+// How the walk steps over an opcode's operand, per opcode byte.
+struct WalkStep {
+  uint8_t valid = 0;   // an opcode at all
+  uint8_t fixed = 0;   // fixed operand bytes
+  uint8_t count = 0;   // width of a length prefix (1, 4, 8), 0: none
+  uint8_t lines = 0;   // newline-terminated lines (1 or 2)
+};
+
+inline const std::array<WalkStep, 256>& WalkTable() {
+  static const std::array<WalkStep, 256> table = [] {
+    std::array<WalkStep, 256> t{};
+    for (int b = 0; b < 256; ++b) {
+      const OpcodeInfo* info = LookupOpcode(static_cast<uint8_t>(b));
+      if (info == nullptr) continue;
+      WalkStep& w = t[b];
+      w.valid = 1;
+      switch (info->arg) {
+        case ArgKind::kLong1: case ArgKind::kString1: case ArgKind::kBytes1:
+        case ArgKind::kUnicodeString1:
+          w.count = 1;
+          break;
+        case ArgKind::kLong4: case ArgKind::kString4: case ArgKind::kBytes4:
+        case ArgKind::kUnicodeString4:
+          w.count = 4;
+          break;
+        case ArgKind::kBytes8: case ArgKind::kBytearray8:
+        case ArgKind::kUnicodeString8:
+          w.count = 8;
+          break;
+        case ArgKind::kStringNlNoescapePair:
+          w.lines = 2;
+          break;
+        default:
+          if (IsLineOperand(info->arg)) {
+            w.lines = 1;
+          } else {
+            w.fixed = static_cast<uint8_t>(FixedOperandSize(info->arg));
+          }
+      }
+    }
+    return t;
+  }();
+  return table;
+}
+
+// The opcode walk, the hardware baseline for decoding: as little as a loop
+// can do and still find every opcode -- one table lookup per opcode, the
+// operand's length read and checked against the input, lines found with
+// memchr.  No Reader, no Status, no frame rules, nothing built.  *ops counts
+// opcodes; *sink folds one byte of every operand so the compiler cannot drop
+// the reads.  Not inlined, so that callgrind's --toggle-collect can name it.
 __attribute__((noinline)) inline absl::Status OpcodeWalk(std::string_view data,
                                const std::vector<JoblibRegion>& skip,
                                uint64_t* ops, uint64_t* sink) {
-  Reader reader(data, 0);
+  const auto& table = WalkTable();
+  const auto* base = reinterpret_cast<const uint8_t*>(data.data());
+  const uint64_t size = data.size();
+  uint64_t pos = 0;
   size_t next_skip = 0;
   uint64_t n = 0, fold = 0;
   for (;;) {
-    if (next_skip < skip.size() && reader.pos() == skip[next_skip].start) {
-      // joblib commits its frame before an array, so the stream resumes
-      // outside any frame.
-      reader = Reader(data, skip[next_skip].end);
+    if (next_skip < skip.size() && pos == skip[next_skip].start) {
+      pos = skip[next_skip].end;  // joblib's array bytes are not opcodes
       ++next_skip;
       continue;
     }
-    uint64_t offset = reader.pos();
-    reader.SetOpcode(offset, -1);
-    if (reader.AtEnd()) {
-      return MakeError(ErrorCode::kTruncated, offset, -1, "no STOP");
+    if (pos >= size) return MakeError(ErrorCode::kTruncated, pos, -1, "no STOP");
+    const uint8_t op = base[pos];
+    const WalkStep w = table[op];
+    if (!w.valid) {
+      return MakeError(ErrorCode::kUnknownOpcode, pos, -1, "not an opcode");
     }
-    std::string_view code;
-    PVM_RETURN_IF_ERROR(reader.Read(1, &code));
-    const OpcodeInfo* info = LookupOpcode(static_cast<uint8_t>(code[0]));
-    if (info == nullptr) {
-      return MakeError(ErrorCode::kUnknownOpcode, offset, -1, "not an opcode");
-    }
-    reader.SetOpcode(offset, info->code);
-    Operand arg;
-    PVM_RETURN_IF_ERROR(DecodeOperand(reader, *info, &arg));
-    fold += arg.u + static_cast<uint64_t>(arg.i) + arg.bytes.size() +
-            arg.line2.size();
+    ++pos;
     ++n;
-    if (info->op == Op::kFrame) {
-      PVM_RETURN_IF_ERROR(reader.BeginFrame(arg.u));
-    } else if (info->op == Op::kStop) {
-      break;
+    uint64_t left = size - pos;
+    if (w.count != 0) {
+      if (left < w.count) break;
+      uint64_t len = 0;
+      std::memcpy(&len, base + pos, w.count);  // little-endian host
+      pos += w.count;
+      left -= w.count;
+      if (len > left) break;
+      fold += len;
+      pos += len;
+    } else if (w.lines != 0) {
+      for (int l = 0; l < w.lines; ++l) {
+        const void* nl = std::memchr(base + pos, '\n', size - pos);
+        if (nl == nullptr) return MakeError(ErrorCode::kTruncated, pos, -1, "no newline");
+        pos = static_cast<const uint8_t*>(nl) - base + 1;
+      }
+    } else {
+      if (left < w.fixed) break;
+      if (w.fixed) fold += base[pos];
+      pos += w.fixed;
+    }
+    if (op == static_cast<uint8_t>(Op::kStop)) {
+      *ops = n;
+      *sink += fold;
+      return absl::OkStatus();
     }
   }
-  *ops = n;
-  *sink += fold;
-  return absl::OkStatus();
+  return MakeError(ErrorCode::kTruncated, pos, -1, "operand past the end");
 }
 
 // Keeps a value alive past the optimizer.

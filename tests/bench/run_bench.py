@@ -39,7 +39,8 @@ Measures, in one run and pinned to one CPU (--cpu, default the last):
                pickle.loads (joblib.load(BytesIO) for .joblib) of the same
                bytes, gc disabled, numpy/sklearn/joblib imported first.
                Baselines from the same driver: memcpy of the input's size,
-               and an opcode walk (Reader + DecodeOperand, nothing else).
+               and an opcode walk (a tight loop that steps over every
+               opcode and its operand, acting on nothing).
   whole-process  `picklevm scan`, `picklevm load > /dev/null` and
                `/usr/bin/python3 -c 'import pickle...; pickle.load(...)'`
                (joblib.load for .joblib; sklearn imported for the forest),
@@ -1067,7 +1068,10 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
       "(`joblib.load(io.BytesIO(data))` for .joblib) with `gc.disable()`, "
       "numpy, sklearn and joblib imported beforehand.  Both: minimum over "
       "the runs after one warm-up run, the result freed outside the timed "
-      "region.  Opcode walk and memcpy: the same driver, same bytes.  "
+      "region.  Opcode walk and memcpy: the same driver, same bytes; the "
+      "walk is a tight loop that finds every opcode (one table lookup, the "
+      "operand's length read and bounds-checked, lines found with memchr) "
+      "and builds nothing (`OpcodeWalk` in `tests/bench/bench_common.h`).  "
       "Cells are CPU time, then the minimum wall time.")
     w("")
     w("| input | size | picklevm decode | CPython loads | ratio | opcode "
