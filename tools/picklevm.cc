@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,11 +17,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "vm/api/pipeline.h"
 #include "vm/base/error.h"
+#include "vm/base/sha256.h"
 #include "vm/base/strcat.h"
 #include "vm/emit/dis.h"
 #include "vm/emit/document.h"
@@ -232,13 +236,22 @@ class ArrayFiles {
     return true;
   }
   std::string Write(const ArrayInfo& a) {
-    std::string name = StrCat("array-", written_.size(), ".npy");
-    std::string path = StrCat(dir_, "/", name);
     std::string header;
     if (!NpyHeader(a, &header).ok()) {
       ok_ = false;
       return "";
     }
+    // Arrays that view the same bytes with the same header are the same
+    // file: written once, so many arrays over one memoized bytes object
+    // cannot multiply the disk written beyond the input's size.
+    std::string key = StrCat(reinterpret_cast<uintptr_t>(a.data.data()), ":",
+                             a.data.size(), ":", header);
+    if (auto it = by_content_.find(key); it != by_content_.end()) {
+      return it->second;
+    }
+    std::string name = StrCat("array-", written_.size(), ".npy");
+    std::string path = StrCat(dir_, "/", name);
+    by_content_.emplace(std::move(key), name);
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     written_.push_back(path);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
@@ -252,7 +265,32 @@ class ArrayFiles {
  private:
   std::string dir_;
   std::vector<std::string> written_;
+  absl::flat_hash_map<std::string, std::string> by_content_;
   bool ok_ = true;
+};
+
+// Hashes the whole file on a second thread while the load runs (the
+// document's source.sha256 and every array's sha256 are two passes of
+// SHA-256 over mostly the same bytes; on two cores they overlap).  The
+// destructor cancels and joins, so a refused load returns at once and
+// nothing outlives the mapping.
+class FileHasher {
+ public:
+  explicit FileHasher(std::string_view file)
+      : thread_([this, file] { digest_ = Sha256Hex(file, cancel_); }) {}
+  ~FileHasher() {
+    cancel_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::string& Digest() {
+    if (thread_.joinable()) thread_.join();
+    return digest_;
+  }
+
+ private:
+  std::atomic<bool> cancel_{false};
+  std::string digest_;
+  std::thread thread_;  // last: starts after the members it uses
 };
 
 int Load(const Args& args) {
@@ -264,6 +302,8 @@ int Load(const Args& args) {
   if (auto s = Open(path, args.limits, &in); !s.ok()) {
     return ReportError(path, s);
   }
+  std::string_view file = in.file->data();
+  FileHasher file_hash(file);
   MachineOptions options;
   options.mode = Mode::kStrict;
   options.limits = args.limits;
@@ -274,10 +314,17 @@ int Load(const Args& args) {
       !s.ok()) {
     return ReportError(path, s);
   }
-  std::string_view file = in.file->data();
-  SourceInfo source{file.size(), Sha256Hex(file),
+  // The arrays' digests on this thread while the file's is computed on the
+  // other; the document needs the file's first.
+  ArrayDigests digests;
+  for (const Node* a : graph.arrays()) {
+    const ArrayInfo* info = a->a.array;
+    if (info != nullptr && info->items == nullptr) digests.Get(info->data);
+  }
+  SourceInfo source{file.size(), file_hash.Digest(),
                     ContainerName(in.stream.codec, !run.joblib_regions.empty())};
   EmitOptions emit;
+  emit.digests = &digests;
   std::unique_ptr<ArrayFiles> files;
   OutBuffer out;
   if (args.arrays == "inline") {

@@ -13,6 +13,7 @@
 #include "vm/base/json_text.h"
 #include "vm/emit/document.h"
 #include "vm/emit/json.h"
+#include "vm/policy/allowlist.h"
 #include "vm/text/strings.h"
 
 namespace picklevm {
@@ -468,6 +469,52 @@ TEST(JsonDeep, MillionDeepListWithoutRecursion) {
   out.Finish();
   EXPECT_EQ(out.data, "");
   EXPECT_NE(flushed.find(o->json), std::string::npos);
+}
+
+// Three ndarrays whose BUILD states name one memoized bytes object
+// (bytes(range(16)); shapes (16,), (16,), (4, 4)), as pickle.dumps writes
+// them at protocol 2 when __reduce__ returns the same bytes object: each is
+// its own $ndarray, their sha256 is the same, and it is computed once --
+// hashing costs at most the input's size, however many arrays view it.
+TEST(JsonArrays, ArraysOverOneBytesObjectAreHashedOnce) {
+  const std::string hex =
+      "80025d710028636e756d70792e636f72652e6d756c746961727261790a5f7265636f"
+      "6e7374727563740a7101636e756d70790a6e6461727261790a71024b00857103635f"
+      "636f646563730a656e636f64650a7104580100000062710558060000006c6174696e"
+      "31710686710752710887710952710a284b014b1085710b636e756d70790a64747970"
+      "650a710c58020000007531710d898887710e52710f284b0358010000007c71104e4e"
+      "4e4affffffff4affffffff4b00747111628968045810000000000102030405060708"
+      "090a0b0c0d0e0f71126806867113527114747115626801680268036808877116527"
+      "117284b01680b680f89681474711862680168026803680887711952711a284b014b"
+      "044b0486711b680f89681474711c62652e";
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  auto policy = BuildPolicy(false, {});  // the default policy (numpy)
+  ASSERT_TRUE(policy.ok());
+  MachineOptions mo;
+  mo.policy = policy->get();
+  auto o = LoadWith(bytes, mo);
+  ASSERT_TRUE(o->ok()) << o->message();
+  ASSERT_EQ(o->graph->arrays().size(), 3u);
+  ArrayDigests digests;
+  EmitOptions options;
+  options.digests = &digests;
+  JsonEncoder enc(options);
+  ASSERT_TRUE(enc.Prepare({o->result.root}, 1000).ok());
+  OutBuffer out;
+  enc.Write(o->result.root, &out);
+  EXPECT_EQ(digests.size(), 1u);
+  // hashlib.sha256(bytes(range(16))).hexdigest()
+  const std::string want =
+      "\"sha256\":\"be45cb2605bf36bebde684841a28f0fd43c69850a3dce5fedba69928ee3a8991\"";
+  size_t count = 0;
+  for (size_t at = out.data.find(want); at != std::string::npos;
+       at = out.data.find(want, at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 3u) << out.data;
 }
 
 }  // namespace

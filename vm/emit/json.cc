@@ -230,7 +230,7 @@ void AppendLeaf(const Node* n, const EmitOptions& options, std::string* out) {
       const ArrayInfo& a = *n->a.array;
       AppendArrayHead(a, out);
       StrAppend(out, ",\"data\":{\"nbytes\":", a.data.size(),
-                ",\"sha256\":\"", Sha256Hex(a.data), "\"");
+                ",\"sha256\":\"", options.digests->Get(a.data), "\"");
       if (options.arrays == EmitOptions::Arrays::kInline) {
         out->append(",\"base64\":");
         AppendBase64(a.data, out);
@@ -247,6 +247,16 @@ void AppendLeaf(const Node* n, const EmitOptions& options, std::string* out) {
       break;
   }
 }
+
+}  // namespace
+
+const std::string& ArrayDigests::Get(std::string_view data) {
+  auto [it, fresh] = map_.try_emplace({data.data(), data.size()});
+  if (fresh) it->second = Sha256Hex(data);
+  return it->second;
+}
+
+namespace {
 
 // Containers get a frame; everything else is written whole.
 bool IsLeaf(const Node* n) {

@@ -12,8 +12,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "vm/base/json_text.h"
 #include "vm/graph/node.h"
@@ -38,18 +40,40 @@ struct OutBuffer {
   }
 };
 
+// The SHA-256 of array data, by the bytes an array views.  Arrays that view
+// the same bytes (any number of arrays whose states name one memoized bytes
+// object) are hashed once, so the hashing a document costs is bounded by the
+// input's size, not by arrays x size (a 1 MB input could otherwise ask for
+// terabytes of hashing).
+class ArrayDigests {
+ public:
+  const std::string& Get(std::string_view data);
+  // How many distinct views were hashed.
+  size_t size() const { return map_.size(); }
+
+ private:
+  absl::flat_hash_map<std::pair<const char*, size_t>, std::string> map_;
+};
+
 // How $ndarray data is written (load --arrays).
 struct EmitOptions {
   enum class Arrays { kSummary, kInline, kFiles } arrays = Arrays::kSummary;
   // kFiles: writes the array somewhere and returns the relative path that
   // goes into data.file.
   std::function<std::string(const ArrayInfo&)> write_array;
+  // Digests computed beforehand (or on the way, shared by several
+  // documents); nullptr: the encoder keeps its own.
+  ArrayDigests* digests = nullptr;
 };
 
 class JsonEncoder {
  public:
-  JsonEncoder() = default;
-  explicit JsonEncoder(EmitOptions options) : options_(std::move(options)) {}
+  JsonEncoder() { options_.digests = &own_digests_; }
+  explicit JsonEncoder(EmitOptions options) : options_(std::move(options)) {
+    if (options_.digests == nullptr) options_.digests = &own_digests_;
+  }
+  JsonEncoder(const JsonEncoder&) = delete;
+  JsonEncoder& operator=(const JsonEncoder&) = delete;
   // Pass 1 over the values reachable from `roots` (encoded later in that
   // order, sharing one $id numbering).  Fails with kLimit when the nesting
   // exceeds max_depth.
@@ -61,6 +85,7 @@ class JsonEncoder {
 
  private:
   EmitOptions options_;
+  ArrayDigests own_digests_;
   std::vector<Node*> seen_;
   uint32_t next_id_ = 0;
 };

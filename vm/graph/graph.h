@@ -104,7 +104,14 @@ class Graph {
   Node* NewPersId(Node* pid);
   Node* NewExt(int64_t code);
   // A node whose payload the caller fills in (the numpy builders).
-  Node* NewNodeOfKind(Kind kind) { return Alloc(kind); }
+  Node* NewNodeOfKind(Kind kind) {
+    Node* n = Alloc(kind);
+    if (n != nullptr && kind == Kind::kNDArray) arrays_.push_back(n);
+    return n;
+  }
+  // Every ndarray node made, in order (reachable from a root or not): what
+  // `load` hashes while another thread hashes the file.
+  const std::vector<Node*>& arrays() const { return arrays_; }
 
   // list.append / list.extend.
   GraphErr ListAppend(Node* list, Node* item);
@@ -161,6 +168,7 @@ class Graph {
   Node* small_ints_[kSmallIntMax - kSmallIntMin + 1] = {};
   std::string scratch_;
   std::vector<Node*> canon_stack_;
+  std::vector<Node*> arrays_;
   std::vector<uint32_t> id_scratch_;
 };
 
