@@ -1240,7 +1240,9 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
       f"{both(big['openssl'])} (coreutils' `sha256sum` 9.1 has no SHA-NI "
       "code; OpenSSL, which picklevm uses, does).  `picklevm load` hashes "
       "the whole file for `source.sha256` and every array again for its "
-      "`sha256`, so it reads the array bytes through SHA-256 twice.")
+      "`sha256`, so it reads the array bytes through SHA-256 twice; the "
+      "file's pass runs on a second thread while the arrays' run on the "
+      "first.")
     errors = [(i["name"], k, i[k]["error"]) for i in inputs
               for k in ("scan", "load", "python") if "error" in i[k]]
     if errors:
