@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -117,43 +118,44 @@ void FuzzLoad(const uint8_t* data, size_t size) {
   }
 }
 
-std::string TraceJson(std::string_view stream, bool fast_path) {
+// Record mode over every pickle of the stream, as `trace` runs it.
+struct TraceRun {
+  Graph graph{FuzzLimits().max_nodes};
+  std::vector<RunResult> runs;
+  absl::Status status;
+  std::string json;  // the trace JSON
+};
+
+std::unique_ptr<TraceRun> RunTrace(std::string_view stream, bool fast_path) {
   MachineOptions o;
   o.fast_path = fast_path;
   o.mode = Mode::kRecord;
   o.limits = FuzzLimits();
   o.policy = &DefaultPolicy();
-  Graph g(o.limits.max_nodes);
-  std::vector<RunResult> runs;
-  absl::Status s = RunAllPickles(stream, o, &g, &runs);
-  TraceReport report{SourceInfo{}, &runs, s, o.limits.max_depth};
+  auto t = std::make_unique<TraceRun>();
+  t->status = RunAllPickles(stream, o, &t->graph, &t->runs);
+  TraceReport report{SourceInfo{}, &t->runs, t->status, o.limits.max_depth};
   OutBuffer json;
-  WriteTraceJson(report, &g, &json);
-  return std::move(json.data);
+  WriteTraceJson(report, &t->graph, &json);
+  t->json = std::move(json.data);
+  return t;
 }
 
 void FuzzTrace(const uint8_t* data, size_t size) {
   std::string_view stream(reinterpret_cast<const char*>(data), size);
-  MachineOptions o;
-  o.mode = Mode::kRecord;
-  o.limits = FuzzLimits();
-  o.policy = &DefaultPolicy();
-  Graph g(o.limits.max_nodes);
-  std::vector<RunResult> runs;
-  absl::Status s = RunAllPickles(stream, o, &g, &runs);
-  CheckStatus(s);
-  TraceReport report{SourceInfo{}, &runs, s, o.limits.max_depth};
-  OutBuffer json, py;
-  WriteTraceJson(report, &g, &json);
-  std::string err = CheckGraphJson(json.data, /*check_ids=*/false);
+  std::unique_ptr<TraceRun> t = RunTrace(stream, /*fast_path=*/true);
+  CheckStatus(t->status);
+  std::string err = CheckGraphJson(t->json, /*check_ids=*/false);
   if (!err.empty()) Violated("trace JSON", err);
   // Record mode through the general path only: the same trace.
-  if (TraceJson(stream, /*fast_path=*/false) != json.data) {
+  if (RunTrace(stream, /*fast_path=*/false)->json != t->json) {
     Violated("trace differs without the fast path", "");
   }
+  TraceReport report{SourceInfo{}, &t->runs, t->status, FuzzLimits().max_depth};
+  OutBuffer py;
   WriteTracePython(report, &py);
   ScanResult sr;
-  ClassifyScan(runs, s, &sr);
+  ClassifyScan(t->runs, t->status, &sr);
   OutBuffer scan;
   ScanWriter w("sarif", &scan);
   w.Add(sr);
