@@ -47,7 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import record_ref                    # noqa: E402
 sys.path.insert(0, os.path.dirname(HERE))
-from jsoncmp import parse, first_diff  # noqa: E402  (exported to fuzz/differential.py too)
+from jsoncmp import Num, _show, parse, first_diff  # noqa: E402,F401  (exported to fuzz/differential.py too)
 
 
 # ---------------------------------------------------------------------------
