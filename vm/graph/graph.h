@@ -116,9 +116,15 @@ class Graph {
   // list.append / list.extend.
   GraphErr ListAppend(Node* list, Node* item);
   GraphErr ListExtend(Node* list, absl::Span<Node* const> items);
-  // Room for `more` further entries, allocated exactly.
+  // Room for `more` further entries: exactly, into an empty dict (SETITEMS
+  // or DICT filling a fresh one: no doubling waste), else growing
+  // geometrically, so a dict filled by one SETITEM at a time (protocol 0)
+  // costs linear time and at most twice its size, not a copy per item.
   bool DictReserve(DictBody* dict, uint64_t more) {
-    return dict->entries.Reserve(arena_, uint64_t{dict->entries.size} + more);
+    uint64_t need = uint64_t{dict->entries.size} + more;
+    if (need <= dict->entries.capacity) return true;
+    if (dict->entries.size == 0) return dict->entries.Reserve(arena_, need);
+    return dict->entries.Grow(arena_, need);
   }
   // d[key] = value: an equal key keeps its position and first key.
   GraphErr DictSet(DictBody* dict, Node* key, Node* value);
