@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -276,21 +277,32 @@ class ArrayFiles {
 // nothing outlives the mapping.
 class FileHasher {
  public:
-  explicit FileHasher(std::string_view file)
-      : thread_([this, file] { digest_ = Sha256Hex(file, cancel_); }) {}
+  explicit FileHasher(std::string_view file) : file_(file) {
+    // Where no thread can be made (a sandbox's process limit), the hash is
+    // computed in Digest() instead: slower, never a failed load.
+    try {
+      thread_ = std::thread([this] { digest_ = Sha256Hex(file_, cancel_); });
+    } catch (const std::system_error&) {
+    }
+  }
   ~FileHasher() {
     cancel_.store(true);
     if (thread_.joinable()) thread_.join();
   }
   const std::string& Digest() {
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    } else if (digest_.empty()) {
+      digest_ = Sha256Hex(file_);
+    }
     return digest_;
   }
 
  private:
+  std::string_view file_;
   std::atomic<bool> cancel_{false};
   std::string digest_;
-  std::thread thread_;  // last: starts after the members it uses
+  std::thread thread_;
 };
 
 int Load(const Args& args) {

@@ -517,5 +517,43 @@ TEST(JsonArrays, ArraysOverOneBytesObjectAreHashedOnce) {
   EXPECT_EQ(count, 3u) << out.data;
 }
 
+// The same with the data as a str of Latin-1 characters (U+00F0..U+00FF),
+// as Python 2 pickled array data and numpy still reads it: the str is
+// encoded once and the three arrays share those bytes (numpy's own
+// pickle.loads gives three arrays of f0 f1 .. ff).
+TEST(JsonArrays, ArraysOverOneLatin1StrShareTheirBytes) {
+  const std::string hex =
+      "80025d710028636e756d70792e636f72652e6d756c746961727261790a5f7265636f"
+      "6e7374727563740a7101636e756d70790a6e6461727261790a71024b00857103635f"
+      "636f646563730a656e636f64650a7104580100000062710558060000006c6174696e"
+      "31710686710752710887710952710a284b014b1085710b636e756d70790a64747970"
+      "650a710c58020000007531710d898887710e52710f284b0358010000007c71104e4e"
+      "4e4affffffff4affffffff4b0074711162895820000000c3b0c3b1c3b2c3b3c3b4c3"
+      "b5c3b6c3b7c3b8c3b9c3bac3bbc3bcc3bdc3bec3bf7112747113626801680268036808"
+      "877114527115284b01680b680f896812747116626801680268036808877117527118"
+      "284b01680b680f89681274711962652e";
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  auto policy = BuildPolicy(false, {});
+  ASSERT_TRUE(policy.ok());
+  MachineOptions mo;
+  mo.policy = policy->get();
+  auto o = LoadWith(bytes, mo);
+  ASSERT_TRUE(o->ok()) << o->message();
+  const auto& arrays = o->graph->arrays();
+  ASSERT_EQ(arrays.size(), 3u);
+  std::string want;
+  for (int c = 0xf0; c <= 0xff; ++c) want.push_back(static_cast<char>(c));
+  for (const Node* a : arrays) {
+    EXPECT_EQ(a->a.array->data, want);
+    EXPECT_EQ(a->a.array->data.data(), arrays[0]->a.array->data.data());
+  }
+  // hashlib.sha256(bytes(range(0xf0, 0x100))).hexdigest()
+  EXPECT_NE(o->json.find("96053d1a0f5e0b02950c81282738484c5d28c6e250e8ad0315fe1d38cf0473a5"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace picklevm

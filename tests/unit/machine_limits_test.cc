@@ -1,5 +1,6 @@
 // Each documented limit (machine.h's Limits) is enforced with ErrorCode::kLimit
 // at the opcode that crosses it, and not one step earlier.
+#include <cstdint>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -234,6 +235,54 @@ TEST(LimitDepth, PreparedNodesAreClearedForTheNextEncoder) {
   }
   EXPECT_EQ(pvtest::RootJson(out->result.root),
             R"({"$tuple":[{"$id":0,"$value":[]},{"$ref":0}]})");
+}
+
+// LONG_BINPUT 1100 goes to the sparse memo (the dense one is still empty),
+// 1,000 dense PUTs follow, then PUT 1150 grows the dense memo past 1100
+// without writing it; LONG_BINGET 1100 must still find 'x'.  CPython 3.11's
+// pickle.loads of these bytes gives ['x', None x 1000, 'y', 'x', 'y'].  Run
+// through the fast path and through the general path only.
+TEST(Memo, SparseEntryFoundAfterTheDenseMemoGrowsOverIt) {
+  auto u32 = [](uint32_t v) {
+    std::string b(4, '\0');
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+    return b;
+  };
+  std::string s = "\x80\x04]";
+  s += "\x8c\x01x" "r" + u32(1100) + "a";
+  for (uint32_t i = 0; i < 1000; ++i) s += "Nr" + u32(i) + "a";
+  s += "\x8c\x01y" "r" + u32(1150) + "a";
+  s += "j" + u32(1100) + "aj" + u32(1150) + "a.";
+  for (bool fast : {true, false}) {
+    MachineOptions o;
+    o.fast_path = fast;
+    auto out = LoadWith(s, o);
+    ASSERT_TRUE(out->ok()) << out->message();
+    std::string want = "[\"x\"";
+    for (int i = 0; i < 1000; ++i) want += ",null";
+    want += ",\"y\",\"x\",\"y\"]";
+    EXPECT_EQ(out->json, want) << (fast ? "fast path" : "general path");
+  }
+}
+
+// A text PUT/GET index with more digits than --max-int-digits is refused
+// the same way by the fast path and the general path (TextMemoIndex).
+TEST(LimitIntDigits, TextMemoIndexOnBothPaths) {
+  std::string s = "(lp123\n.";
+  std::string errors[2];
+  for (bool fast : {true, false}) {
+    MachineOptions o;
+    o.fast_path = fast;
+    o.limits.max_int_digits = 2;
+    auto out = LoadWith(s, o);
+    ASSERT_FALSE(out->ok());
+    errors[fast] = out->message();
+  }
+  EXPECT_EQ(errors[0], errors[1]);
+  EXPECT_NE(errors[1].find("invalid memo index"), std::string::npos)
+      << errors[1];
+  MachineOptions o;
+  EXPECT_TRUE(LoadWith(s, o)->ok());
 }
 
 }  // namespace

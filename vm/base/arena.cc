@@ -6,18 +6,36 @@
 
 namespace picklevm {
 
+namespace {
+
+// Under AddressSanitizer every block comes from new[], which ASan guards
+// with redzones; mapped blocks would hide overruns of big allocations.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+}  // namespace
+
 Arena::~Arena() {
   for (const Block& b : blocks_) FreeBlock(b);
 }
 
 Arena::Block Arena::NewBlock(size_t size) {
-  if (size >= kHugeBlock) {
+  if (size >= kHugeBlock && !kAddressSanitizer) {
     // Round up to whole huge pages and over-map by one so the block can
     // start on a 2 MiB boundary; the unused head and tail are unmapped.
     size_t want = (size + kHugeBlock - 1) & ~(kHugeBlock - 1);
     size_t span = want + kHugeBlock;
     void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m != MAP_FAILED) {
       uintptr_t base = reinterpret_cast<uintptr_t>(m);
       uintptr_t aligned = (base + kHugeBlock - 1) & ~(kHugeBlock - 1);
@@ -42,12 +60,20 @@ void Arena::FreeBlock(const Block& b) {
   }
 }
 
+void Arena::ReserveBlockSlot() {
+  // Geometric, as push_back's own growth: reserve(size + 1) would copy the
+  // whole list at every block.
+  if (blocks_.size() == blocks_.capacity()) {
+    blocks_.reserve(2 * blocks_.size() + 8);
+  }
+}
+
 void* Arena::AllocateSlow(size_t size, size_t align) {
   size_t big_threshold = next_block_ / 4;
   if (size + align > big_threshold) {
     // A big allocation gets a block of its own, so a few huge strings do
     // not waste the tail of a shared one.
-    blocks_.reserve(blocks_.size() + 1);  // no leak if push_back threw
+    ReserveBlockSlot();  // so push_back cannot throw and leak the block
     Block b = NewBlock(size + align);
     blocks_.push_back(b);
     bytes_reserved_ += b.size;
@@ -56,7 +82,7 @@ void* Arena::AllocateSlow(size_t size, size_t align) {
                   ~(uintptr_t{align} - 1);
     return reinterpret_cast<void*>(p);
   }
-  blocks_.reserve(blocks_.size() + 1);
+  ReserveBlockSlot();
   Block b = NewBlock(next_block_);
   blocks_.push_back(b);
   bytes_reserved_ += b.size;

@@ -72,6 +72,7 @@ class Arena {
   };
   static Block NewBlock(size_t size);
   static void FreeBlock(const Block& b);
+  void ReserveBlockSlot();
   void* AllocateSlow(size_t size, size_t align);
 
   static constexpr size_t kHugeBlock = size_t{2} << 20;

@@ -321,12 +321,7 @@ bool DataBytes(Graph& g, Node* data, std::string_view* out) {
     *out = data->str();
     return true;
   }
-  if (data->kind == Kind::kStr) {
-    std::string bytes;
-    if (!EncodeLatin1(data->str(), &bytes)) return false;
-    *out = g.arena().CopyString(bytes);
-    return true;
-  }
+  if (data->kind == Kind::kStr) return g.Latin1Bytes(data, out);
   return false;
 }
 

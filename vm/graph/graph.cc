@@ -6,6 +6,7 @@
 
 #include "vm/graph/numpy_values.h"
 #include "vm/text/bigint.h"
+#include "vm/text/strings.h"
 
 namespace picklevm {
 namespace {
@@ -133,6 +134,18 @@ Node* Graph::NewExt(int64_t code) {
   Node* n = Alloc(Kind::kExt);
   if (n) n->a.i = code;
   return n;
+}
+
+bool Graph::Latin1Bytes(const Node* str, std::string_view* out) {
+  if (auto it = latin1_.find(str); it != latin1_.end()) {
+    *out = it->second;
+    return true;
+  }
+  std::string bytes;
+  if (!EncodeLatin1(str->str(), &bytes)) return false;
+  *out = arena_.CopyString(bytes);
+  latin1_.emplace(str, *out);
+  return true;
 }
 
 GraphErr Graph::ListAppend(Node* list, Node* item) {

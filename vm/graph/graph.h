@@ -109,6 +109,12 @@ class Graph {
     if (n != nullptr && kind == Kind::kNDArray) arrays_.push_back(n);
     return n;
   }
+  // The Latin-1 bytes of a str node (numpy array data pickled by Python
+  // 2), encoded once per node and kept in the arena: any number of arrays
+  // naming one memoized str share one copy, so memory and hashing stay
+  // bounded by the input.  False if the str is not Latin-1.
+  bool Latin1Bytes(const Node* str, std::string_view* out);
+
   // Every ndarray node made, in order (reachable from a root or not): what
   // `load` hashes while another thread hashes the file.
   const std::vector<Node*>& arrays() const { return arrays_; }
@@ -175,6 +181,7 @@ class Graph {
   std::string scratch_;
   std::vector<Node*> canon_stack_;
   std::vector<Node*> arrays_;
+  absl::flat_hash_map<const Node*, std::string_view> latin1_;
   std::vector<uint32_t> id_scratch_;
 };
 

@@ -176,8 +176,8 @@ class Machine {
       fresh = memo_vec_[index] == nullptr;
       memo_vec_[index] = top;
     } else if (index < 2 * memo_count_ + 1024) {
-      memo_vec_.resize(index + 1, nullptr);
-      fresh = true;
+      GrowMemo(index + 1);
+      fresh = memo_vec_[index] == nullptr;  // it may have come from the map
       memo_vec_[index] = top;
     } else {
       auto [it, inserted] = memo_map_.try_emplace(index, top);
@@ -190,6 +190,33 @@ class Machine {
                         ")"));
     }
     return absl::OkStatus();
+  }
+  // Grows the dense memo to `size` slots.  Sparse entries below the new
+  // size move over from the map, so an index lives in exactly one place --
+  // the vector below its size, the map at or above it -- and a GET finds
+  // what an earlier sparse PUT stored.  The work is the smaller of the new
+  // range and the map, so growth stays linear in the memo's size.
+  void GrowMemo(size_t size) {
+    size_t old = memo_vec_.size();
+    memo_vec_.resize(size, nullptr);
+    if (memo_map_.empty()) return;
+    if (size - old <= memo_map_.size()) {
+      for (size_t i = old; i < size; ++i) {
+        if (auto it = memo_map_.find(i); it != memo_map_.end()) {
+          memo_vec_[i] = it->second;
+          memo_map_.erase(it);
+        }
+      }
+      return;
+    }
+    for (auto it = memo_map_.begin(); it != memo_map_.end();) {
+      if (it->first < size) {
+        memo_vec_[it->first] = it->second;
+        memo_map_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
   }
   absl::Status MemoGet(uint64_t index) {
     Node* n = nullptr;
@@ -1618,15 +1645,15 @@ bool Machine::FastMemoPut(uint64_t index) {
     memo_vec_[index] = top;
     return true;
   }
-  if (index == memo_vec_.size()) {  // the pickler's own numbering
-    memo_vec_.push_back(top);
+  if (index == memo_vec_.size() && memo_map_.empty()) {
+    memo_vec_.push_back(top);  // the pickler's own numbering
     ++memo_count_;
     return true;
   }
   if (index < 2 * memo_count_ + 1024) {
-    memo_vec_.resize(index + 1, nullptr);
+    GrowMemo(index + 1);
+    if (memo_vec_[index] == nullptr) ++memo_count_;
     memo_vec_[index] = top;
-    ++memo_count_;
     return true;
   }
   return false;
@@ -1778,8 +1805,12 @@ absl::Status Machine::FastRun() {
           case Op::kPut:
           case Op::kGet:
             // Plain decimal digits; anything else (signs, spaces, huge
-            // numbers) is TextMemoIndex's to parse or refuse.
-            if (text.empty() || text.size() > 18) goto done;
+            // numbers, more digits than --max-int-digits) is
+            // TextMemoIndex's to parse or refuse.
+            if (text.empty() || text.size() > 18 ||
+                text.size() > opts_.limits.max_int_digits) {
+              goto done;
+            }
             index = 0;
             for (char c : text) {
               if (c < '0' || c > '9') goto done;
