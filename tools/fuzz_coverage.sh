@@ -17,9 +17,12 @@ for t in load trace dis joblib allowlist; do
   dir=$ROOT/$t
   # Targets without a corpus of their own read their neighbours' inputs:
   # dis the load corpus, allowlist the shipped policy files.
-  [ -d "$dir" ] || { [ "$t" = dis ] && dir=$ROOT/load; }
-  [ -d "$dir" ] || { [ "$t" = allowlist ] && dir=allowlists; }
-  [ -d "$dir" ] || continue
+  # (An empty folder counts as none: git does not keep them, but a
+  # fuzzer run leaves them behind.)
+  has_files() { [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; }
+  has_files "$dir" || { [ "$t" = dis ] && dir=$ROOT/load; }
+  has_files "$dir" || { [ "$t" = allowlist ] && dir=allowlists; }
+  has_files "$dir" || continue
   LLVM_PROFILE_FILE="build-cov/$t.profraw" build-cov/fuzz/picklevm_replay "$t" "$dir"
 done
 llvm-profdata merge -sparse build-cov/*.profraw -o build-cov/fuzz.profdata
