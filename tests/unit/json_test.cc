@@ -5,6 +5,7 @@
 // generated with /usr/bin/python3 when the test was written.
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -471,6 +472,22 @@ TEST(JsonDeep, MillionDeepListWithoutRecursion) {
   EXPECT_NE(flushed.find(o->json), std::string::npos);
 }
 
+// Loads a pickle given as hex under the default policy (numpy admitted).
+std::unique_ptr<pvtest::Outcome> LoadHexWithDefaultPolicy(
+    const std::string& hex) {
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  auto policy = BuildPolicy(false, {});
+  if (!policy.ok()) abort();
+  // The outcome keeps its graph, not the policy: the graph only refers to
+  // the input, so the policy may go once the load is done.
+  MachineOptions mo;
+  mo.policy = policy->get();
+  return LoadWith(std::move(bytes), mo);
+}
+
 // Three ndarrays whose BUILD states name one memoized bytes object
 // (bytes(range(16)); shapes (16,), (16,), (4, 4)), as pickle.dumps writes
 // them at protocol 2 when __reduce__ returns the same bytes object: each is
@@ -487,15 +504,7 @@ TEST(JsonArrays, ArraysOverOneBytesObjectAreHashedOnce) {
       "090a0b0c0d0e0f71126806867113527114747115626801680268036808877116527"
       "117284b01680b680f89681474711862680168026803680887711952711a284b014b"
       "044b0486711b680f89681474711c62652e";
-  std::string bytes;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  auto policy = BuildPolicy(false, {});  // the default policy (numpy)
-  ASSERT_TRUE(policy.ok());
-  MachineOptions mo;
-  mo.policy = policy->get();
-  auto o = LoadWith(bytes, mo);
+  auto o = LoadHexWithDefaultPolicy(hex);
   ASSERT_TRUE(o->ok()) << o->message();
   ASSERT_EQ(o->graph->arrays().size(), 3u);
   ArrayDigests digests;
@@ -532,15 +541,7 @@ TEST(JsonArrays, ArraysOverOneLatin1StrShareTheirBytes) {
       "b5c3b6c3b7c3b8c3b9c3bac3bbc3bcc3bdc3bec3bf7112747113626801680268036808"
       "877114527115284b01680b680f896812747116626801680268036808877117527118"
       "284b01680b680f89681274711962652e";
-  std::string bytes;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  auto policy = BuildPolicy(false, {});
-  ASSERT_TRUE(policy.ok());
-  MachineOptions mo;
-  mo.policy = policy->get();
-  auto o = LoadWith(bytes, mo);
+  auto o = LoadHexWithDefaultPolicy(hex);
   ASSERT_TRUE(o->ok()) << o->message();
   const auto& arrays = o->graph->arrays();
   ASSERT_EQ(arrays.size(), 3u);
