@@ -436,8 +436,11 @@ absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
       // Scalars, strs and globals are never wrapped and have no children:
       // nothing to count (most nodes of an object-heavy graph).
       if (!IsWrappable(n)) return false;
-      if (n->emit_refs < 2) ++n->emit_refs;
-      if (n->emit_refs > 1) return false;
+      if (n->marked()) {
+        n->flags |= kMarkShared;
+        return false;
+      }
+      n->Mark();
       seen_.push_back(n);
       return true;
     };
@@ -472,13 +475,14 @@ void JsonEncoder::Write(Node* root, OutBuffer* out) {
   std::string* s = &out->data;
   // Writes the start of a value; returns true when it needs a frame.
   auto begin = [&](Node* n) {
-    if (IsWrappable(n) && n->emit_refs >= 2) {
-      if (n->emit_id) {
-        StrAppend(s, "{\"$ref\":", n->emit_id - 1, "}");
+    if ((n->flags & kMarkShared) && IsWrappable(n)) {
+      auto [it, fresh] =
+          ids_.try_emplace(n, static_cast<uint32_t>(ids_.size()));
+      if (!fresh) {
+        StrAppend(s, "{\"$ref\":", it->second, "}");
         return;
       }
-      n->emit_id = ++next_id_;
-      StrAppend(s, "{\"$id\":", n->emit_id - 1, ",\"$value\":");
+      StrAppend(s, "{\"$id\":", it->second, ",\"$value\":");
       if (IsLeaf(n)) {
         AppendLeaf(n, options_, s);
         s->push_back('}');
@@ -511,10 +515,7 @@ void JsonEncoder::Write(Node* root, OutBuffer* out) {
 }
 
 JsonEncoder::~JsonEncoder() {
-  for (Node* n : seen_) {
-    n->emit_refs = 0;
-    n->emit_id = 0;
-  }
+  for (Node* n : seen_) n->Unmark();
 }
 
 }  // namespace picklevm

@@ -80,14 +80,17 @@ class JsonEncoder {
   absl::Status Prepare(const std::vector<Node*>& roots, uint64_t max_depth);
   // Pass 2: appends the encoding of one prepared root.
   void Write(Node* root, OutBuffer* out);
-  // Clears the scratch fields of every prepared node.
+  // Clears the scratch marks of every prepared node.
   ~JsonEncoder();
 
  private:
   EmitOptions options_;
   ArrayDigests own_digests_;
   std::vector<Node*> seen_;
-  uint32_t next_id_ = 0;
+  // $id numbers of the shared nodes written so far: a side table rather
+  // than a field, since only shared nodes need one and every node would
+  // pay for the field.
+  absl::flat_hash_map<const Node*, uint32_t> ids_;
 };
 
 

@@ -1,6 +1,6 @@
 // The inert object graph: what a pickle stream would have built, as data.
 //
-// Nodes are 32 bytes, live in the graph's arena and are never destroyed one
+// Nodes are 24 bytes, live in the graph's arena and are never destroyed one
 // by one.  Identity is the stream's: every creating opcode makes a new node;
 // only memo GET and DUP make one node reachable twice.  None/True/False are
 // per-graph singletons (they are never written with $id, so sharing them is
@@ -47,6 +47,14 @@ struct GlobalName {
 
 enum NodeFlags : uint8_t {
   kHasSurrogates = 1,  // kStr: holds a lone surrogate ($str form)
+  // Scratch marks for one traversal at a time (the JSON emitter's sharing
+  // count, the machine's reference walks), cleared by whoever set them.
+  // Two bits, not a counter: a traversal only needs "seen" and "seen
+  // twice", and a node stays 24 bytes (a third of an object-heavy graph's
+  // memory is nodes; the emitter's $id numbers live in its own map, for
+  // the shared nodes only).
+  kMarkSeen = 2,
+  kMarkShared = 4,
 };
 
 struct Node {
@@ -77,20 +85,19 @@ struct Node {
     } v;
     uint64_t offset;      // kGlobal: offset of the opcode that named it
   } b;
-  // Scratch for the emitters (one traversal at a time).
-  uint32_t emit_refs = 0;
-  uint32_t emit_id = 0;
-
   explicit Node(Kind k) : kind(k) { a.i = 0; b.n = 0; }
 
   std::string_view str() const { return std::string_view(a.p, b.n); }
   bool has_surrogates() const { return flags & kHasSurrogates; }
+  bool marked() const { return flags & kMarkSeen; }
+  void Mark() { flags |= kMarkSeen; }
+  void Unmark() { flags &= static_cast<uint8_t>(~(kMarkSeen | kMarkShared)); }
   // Sequence view for lists and tuples.
   uint32_t size() const { return b.v.size; }
   Node* at(uint32_t i) const { return a.items[i]; }
 };
 
-static_assert(sizeof(Node) == 32, "nodes stay compact");
+static_assert(sizeof(Node) == 24, "nodes stay compact");
 
 // A hash index over canonical-key ids, used by dicts and sets once they pass
 // kLinearLimit entries (below that a linear scan is faster).

@@ -1920,32 +1920,32 @@ void Machine::RecordGlobals(bool finished) {
   while (!todo.empty()) {
     Node* n = todo.back();
     todo.pop_back();
-    if (n->emit_refs) continue;
-    n->emit_refs = 1;
+    if (n->marked()) continue;
+    n->Mark();
     seen.push_back(n);
     ForEachChild(n, [&](Node* c) {
-      if (!c->emit_refs) todo.push_back(c);
+      if (!c->marked()) todo.push_back(c);
     });
   }
   for (Node* g : globals_) {
     // A callable or class is reported by its call; it is a reference too
     // only if it is also a value in the graph.
-    if ((g->spare & kGlobalConsumed) && !g->emit_refs) continue;
+    if ((g->spare & kGlobalConsumed) && !g->marked()) continue;
     picklevm::Finding f;
     f.global = std::string(g->a.global->joined);
     f.use = "reference";
     f.offset = g->b.offset;
-    f.allowed = g->emit_refs
+    f.allowed = g->marked()
                     ? policy_.Find(f.global, Use::kReference, {}) != nullptr
                     : policy_.AdmitsAny(f.global);
     out_.findings.push_back(std::move(f));
   }
-  for (Node* n : seen) n->emit_refs = 0;
+  for (Node* n : seen) n->Unmark();
 }
 
 // Strict mode: every global in a value position must be admitted for
-// reference.  Iterative walk; emit_refs is borrowed as the visited mark and
-// cleared again, so the emitters start from zero.
+// reference.  Iterative walk; the node's kMarkSeen flag is the visited
+// mark, cleared again after, so the emitters start from zero.
 absl::Status Machine::CheckReferences() {
   // Only a global the policy does not admit as a value can fail this check;
   // a stream without one needs no walk (most object-heavy pickles name no
@@ -1962,8 +1962,8 @@ absl::Status Machine::CheckReferences() {
   while (!todo.empty() && status.ok()) {
     Node* n = todo.back();
     todo.pop_back();
-    if (n->emit_refs) continue;
-    n->emit_refs = 1;
+    if (n->marked()) continue;
+    n->Mark();
     seen.push_back(n);
     if (n->kind == Kind::kGlobal &&
         policy_.Find(n->a.global->joined, Use::kReference, {}) == nullptr) {
@@ -1974,10 +1974,10 @@ absl::Status Machine::CheckReferences() {
                        " is not admitted for reference"));
     }
     ForEachChild(n, [&](Node* c) {
-      if (!c->emit_refs) todo.push_back(c);
+      if (!c->marked()) todo.push_back(c);
     });
   }
-  for (Node* n : seen) n->emit_refs = 0;
+  for (Node* n : seen) n->Unmark();
   return status;
 }
 
