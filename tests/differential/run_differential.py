@@ -524,6 +524,23 @@ def fixed_cases():
         {frozenset({1, (2, 3)}): (b"x", 1j), (): ()},
         {NAN: 1, float("nan"): 2},  # two distinct nan keys
     ]
+    # Small dicts share their key sequence in picklevm's graph (Graph's
+    # shapes): records with one sequence, sequences that diverge, keys whose
+    # identity or spelling shows (1 / True / 1.0, 0.0 / -0.0, equal but
+    # distinct tuples, one of them shared), equal strs that are distinct
+    # objects (not memoized), and dicts on both sides of the shape limit.
+    t1, t2 = tuple([1, 2]), tuple([1, 2])
+    cases += [
+        [{"id": i, "name": "n%d" % i, "pos": (i, -i)} for i in range(6)],
+        [{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2, "d": 4},
+         {"a": 1, "b": 2, "c": 5}, {"a": 1}, {"b": 1, "a": 2}, {}],
+        [{1: "x", "k": 0}, {True: "y", "k": 0}, {1.0: "z", "k": 0},
+         {0.0: 1}, {-0.0: 2}, {False: 3}, {0: 4}],
+        [{t1: 1, "k": 0}, {t2: 2, "k": 0}, t1, t1, t2],
+        [{"".join(["a", "b"]): i, "".join(["c", "d"]): -i} for i in range(3)],
+        [{"k%d" % i: i for i in range(n)} for n in (31, 32, 33, 40, 33)],
+        [{"k%d" % i: i for i in range(n)[::-1]} for n in (33, 40)],
+    ]
     return cases
 
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -299,12 +300,147 @@ TEST(GraphApi, DictSetKeepsFirstKeyObject) {
   Node* k2 = g.NewFloat(1.0);
   ASSERT_EQ(g.DictSet(d->a.dict, k1, g.NewStr("a", false, true)), GraphErr::kOk);
   ASSERT_EQ(g.DictSet(d->a.dict, k2, g.NewStr("b", false, true)), GraphErr::kOk);
-  ASSERT_EQ(d->a.dict->entries.size, 1u);
-  EXPECT_EQ(d->a.dict->entries[0].key, k1);
-  EXPECT_EQ(d->a.dict->entries[0].value->str(), "b");
+  ASSERT_EQ(d->a.dict->size(), 1u);
+  EXPECT_EQ(d->a.dict->key(0), k1);
+  EXPECT_EQ(d->a.dict->value(0)->str(), "b");
   Node* culprit_key = g.NewList();
   EXPECT_EQ(g.DictSet(d->a.dict, culprit_key, g.None()), GraphErr::kUnhashable);
-  EXPECT_EQ(d->a.dict->entries.size, 1u);
+  EXPECT_EQ(d->a.dict->size(), 1u);
+}
+
+// ---- Dict shapes: small dicts share their key sequence ----------------------
+
+// Keys of `d` in order, as strs (the tests' keys are strs or ints).
+std::vector<Node*> KeysOf(const Node* d) {
+  std::vector<Node*> out;
+  for (Entry e : d->a.dict->items()) out.push_back(e.key);
+  return out;
+}
+
+TEST(GraphShapes, DictsWithOneKeySequenceShareTheirKeys) {
+  Graph g;
+  Node* a = g.NewStr("a", false, true);
+  Node* b = g.NewStr("b", false, true);
+  Node* d1 = g.NewDict();
+  Node* d2 = g.NewDict();
+  for (Node* d : {d1, d2}) {
+    ASSERT_EQ(g.DictSet(d->a.dict, a, g.NewInt(1)), GraphErr::kOk);
+    ASSERT_EQ(g.DictSet(d->a.dict, b, g.NewInt(2)), GraphErr::kOk);
+  }
+  EXPECT_EQ(d1->a.dict->keys, d2->a.dict->keys);  // one key list
+  EXPECT_EQ(d1->a.dict->shape, d2->a.dict->shape);
+  EXPECT_EQ(KeysOf(d2), (std::vector<Node*>{a, b}));
+  // Equal strs that are distinct nodes take the same transition (a str's
+  // identity never shows), so a stream that does not memoize its keys
+  // still shares them.
+  Node* d3 = g.NewDict();
+  ASSERT_EQ(g.DictSet(d3->a.dict, g.NewStr("a", false, true), g.None()),
+            GraphErr::kOk);
+  EXPECT_EQ(d3->a.dict->shape->size, 1u);
+  EXPECT_EQ(d3->a.dict->keys, d1->a.dict->keys);
+}
+
+TEST(GraphShapes, DivergingSequencesKeepTheirOwnKeys) {
+  Graph g;
+  auto key = [&g](const char* s) { return g.NewStr(s, false, true); };
+  Node* a = key("a");
+  Node* b = key("b");
+  Node* c = key("c");
+  Node* d = key("d");
+  Node* abc = g.NewDict();
+  Node* abd = g.NewDict();
+  Node* abc2 = g.NewDict();
+  Node* ba = g.NewDict();
+  for (auto [dict, keys] : std::vector<std::pair<Node*, std::vector<Node*>>>{
+           {abc, {a, b, c}}, {abd, {a, b, d}}, {abc2, {a, b, c}}, {ba, {b, a}}}) {
+    for (Node* k : keys) {
+      ASSERT_EQ(g.DictSet(dict->a.dict, k, g.None()), GraphErr::kOk);
+    }
+  }
+  EXPECT_EQ(KeysOf(abc), (std::vector<Node*>{a, b, c}));
+  EXPECT_EQ(KeysOf(abd), (std::vector<Node*>{a, b, d}));
+  EXPECT_EQ(KeysOf(abc2), (std::vector<Node*>{a, b, c}));
+  EXPECT_EQ(KeysOf(ba), (std::vector<Node*>{b, a}));
+  EXPECT_EQ(abc->a.dict->shape, abc2->a.dict->shape);
+  EXPECT_NE(abc->a.dict->shape, abd->a.dict->shape);
+}
+
+TEST(GraphShapes, KeysWhoseIdentityShowsAreNeverSwapped) {
+  // 1, True and 1.0 are one key but are written differently; two equal
+  // tuples are one key but may be $id-shared separately; 0.0 and -0.0 are
+  // one key.  A dict must show the key node it was given.
+  Graph g;
+  std::vector<Node*> keys = {
+      g.NewInt(1), g.Bool(true), g.NewFloat(1.0), g.NewFloat(0.0),
+      g.NewFloat(-0.0),
+      g.NewSeq(Kind::kTuple, {g.NewInt(1), g.NewInt(2)}),
+      g.NewSeq(Kind::kTuple, {g.NewInt(1), g.NewInt(2)})};
+  for (Node* k : keys) {
+    Node* d = g.NewDict();
+    ASSERT_EQ(g.DictSet(d->a.dict, k, g.None()), GraphErr::kOk);
+    ASSERT_EQ(g.DictSet(d->a.dict, g.NewStr("x", false, true), g.None()),
+              GraphErr::kOk);
+    EXPECT_EQ(d->a.dict->key(0), k) << KindName(k->kind);
+  }
+}
+
+TEST(GraphShapes, AnEqualKeyReplacesTheValueInPlace) {
+  Graph g;
+  Node* a = g.NewStr("a", false, true);
+  Node* b = g.NewStr("b", false, true);
+  Node* d1 = g.NewDict();
+  ASSERT_EQ(g.DictSet(d1->a.dict, a, g.NewInt(1)), GraphErr::kOk);
+  ASSERT_EQ(g.DictSet(d1->a.dict, b, g.NewInt(2)), GraphErr::kOk);
+  Node* d2 = g.NewDict();
+  ASSERT_EQ(g.DictSet(d2->a.dict, a, g.NewInt(3)), GraphErr::kOk);
+  // d2 = {"a": 3}; the cached transition from {"a"} is by "b", so a second
+  // "a" must be found by the scan, not taken as a new key.
+  ASSERT_EQ(g.DictSet(d2->a.dict, g.NewStr("a", false, true), g.NewInt(4)),
+            GraphErr::kOk);
+  ASSERT_EQ(d2->a.dict->size(), 1u);
+  EXPECT_EQ(d2->a.dict->key(0), a);
+  EXPECT_EQ(d2->a.dict->value(0)->a.i, 4);
+  EXPECT_EQ(d1->a.dict->value(0)->a.i, 1);  // the other dict is untouched
+}
+
+TEST(GraphShapes, BigDictsTakeTheirOwnKeys) {
+  // Past the shape limit a dict copies its keys and indexes them; two such
+  // dicts built alike stay independent, duplicates are found before and
+  // after the switch, and order is insertion order throughout.
+  Graph g;
+  std::vector<Node*> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back(g.NewInt(100000 + i));
+  Node* d1 = g.NewDict();
+  Node* d2 = g.NewDict();
+  for (Node* d : {d1, d2}) {
+    for (Node* k : keys) {
+      ASSERT_EQ(g.DictSet(d->a.dict, k, k), GraphErr::kOk);
+      // Every key again, at once: a duplicate in shape and in own mode.
+      ASSERT_EQ(g.DictSet(d->a.dict, g.NewInt(k->a.i), g.None()),
+                GraphErr::kOk);
+    }
+  }
+  ASSERT_EQ(g.DictSet(d1->a.dict, keys[5], g.NewInt(-1)), GraphErr::kOk);
+  for (Node* d : {d1, d2}) {
+    EXPECT_EQ(d->a.dict->shape, nullptr);
+    EXPECT_EQ(KeysOf(d), keys);
+  }
+  EXPECT_NE(d1->a.dict->keys, d2->a.dict->keys);
+  EXPECT_EQ(d1->a.dict->value(5)->a.i, -1);
+  EXPECT_EQ(d2->a.dict->value(5)->kind, Kind::kNone);
+}
+
+TEST(GraphShapes, OwnKeysSurviveGrowthAfterAnExactReserve) {
+  Graph g;
+  Node* d = g.NewDict();
+  ASSERT_TRUE(g.DictReserve(d->a.dict, 40));  // SETITEMS into a fresh dict
+  std::vector<Node*> keys;
+  for (int i = 0; i < 200; ++i) {
+    keys.push_back(g.NewStr("k" + std::to_string(i), false, true));
+    ASSERT_EQ(g.DictSet(d->a.dict, keys.back(), g.NewInt(i)), GraphErr::kOk);
+  }
+  EXPECT_EQ(KeysOf(d), keys);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(d->a.dict->value(i)->a.i, i);
 }
 
 TEST(GraphApi, DeepTupleKeysWithoutRecursion) {

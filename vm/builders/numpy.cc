@@ -215,14 +215,13 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
         *why = "field name is not a str";
         return false;
       }
-      const Entry* entry = nullptr;
-      for (const Entry& e : fd->entries) {
+      Node* spec = nullptr;
+      for (Entry e : fd->items()) {
         if (e.key->kind == Kind::kStr && e.key->str() == name->str()) {
-          entry = &e;
+          spec = e.value;
           break;
         }
       }
-      Node* spec = entry ? entry->value : nullptr;
       if (spec == nullptr || spec->kind != Kind::kTuple || spec->size() < 2 ||
           spec->size() > 3 || spec->at(0)->kind != Kind::kDtype ||
           !IsInt(spec->at(1)) || spec->at(1)->a.i < 0) {

@@ -24,10 +24,10 @@ struct RecordLayout {
     callable = (n->kind == Kind::kCall &&
                 r->callable->kind != Kind::kGlobal) ? 1 : 0;
     args = r->args.size;
-    kwargs = r->kwargs ? r->kwargs->a.dict->entries.size : 0;
+    kwargs = r->kwargs ? r->kwargs->a.dict->size() : 0;
     state = r->state ? 1 : 0;
     items = r->items.size;
-    dictitems = r->dictitems.entries.size * 2;
+    dictitems = r->dictitems.size() * 2;
   }
   uint32_t total() const {
     return callable + args + kwargs + state + items + dictitems;
@@ -41,7 +41,7 @@ uint32_t ChildCount(const Node* n) {
     case Kind::kSlice:
       return n->b.v.size;
     case Kind::kDict:
-      return n->a.dict->entries.size * 2;
+      return n->a.dict->size() * 2;
     case Kind::kSet:
     case Kind::kFrozenSet:
       return n->a.set->items.size;
@@ -64,7 +64,7 @@ Node* ChildAt(const Node* n, uint32_t i) {
     case Kind::kSlice:
       return n->a.items[i];
     case Kind::kDict: {
-      const Entry& e = n->a.dict->entries[i / 2];
+      Entry e = n->a.dict->entry(i / 2);
       return i % 2 ? e.value : e.key;
     }
     case Kind::kSet:
@@ -78,13 +78,13 @@ Node* ChildAt(const Node* n, uint32_t i) {
       i -= l.callable;
       if (i < l.args) return r->args[i];
       i -= l.args;
-      if (i < l.kwargs) return r->kwargs->a.dict->entries[i].value;
+      if (i < l.kwargs) return r->kwargs->a.dict->value(i);
       i -= l.kwargs;
       if (i < l.state) return r->state;
       i -= l.state;
       if (i < l.items) return r->items[i];
       i -= l.items;
-      const Entry& e = r->dictitems.entries[i / 2];
+      Entry e = r->dictitems.entry(i / 2);
       return i % 2 ? e.value : e.key;
     }
     case Kind::kPersId:
@@ -123,7 +123,7 @@ void AppendArrayTail(const ArrayInfo& a, std::string* out) {
 // A dict is a JSON object when every key is a str written as a JSON string
 // that does not start with '$'.
 bool PlainDict(const DictBody* d) {
-  for (const Entry& e : d->entries) {
+  for (Entry e : d->items()) {
     if (e.key->kind != Kind::kStr || e.key->has_surrogates()) return false;
     std::string_view k = e.key->str();
     if (!k.empty() && k[0] == '$') return false;
@@ -307,14 +307,14 @@ Node* EmitStep(const Node* n, uint32_t s, bool plain_dict, std::string* out) {
       return nullptr;
     }
     case Kind::kDict: {
-      uint32_t entries = n->a.dict->entries.size;
+      uint32_t entries = n->a.dict->size();
       if (plain_dict) {
         // Object form: keys are written as text, values as children.
         if (s < entries) {
           out->push_back(s == 0 ? '{' : ',');
-          AppendJsonString(n->a.dict->entries[s].key->str(), out);
+          AppendJsonString(n->a.dict->key(s)->str(), out);
           out->push_back(':');
-          return n->a.dict->entries[s].value;
+          return n->a.dict->value(s);
         }
         out->append(entries == 0 ? "{}" : "}");
         return nullptr;
@@ -383,9 +383,9 @@ Node* EmitStep(const Node* n, uint32_t s, bool plain_dict, std::string* out) {
       i -= l.args;
       if (i < l.kwargs) {
         out->append(i == 0 ? ",\"kwargs\":{" : ",");
-        AppendJsonString(r->kwargs->a.dict->entries[i].key->str(), out);
+        AppendJsonString(r->kwargs->a.dict->key(i)->str(), out);
         out->push_back(':');
-        return r->kwargs->a.dict->entries[i].value;
+        return r->kwargs->a.dict->value(i);
       }
       if (i == l.kwargs && (l.kwargs || is_call)) {
         out->append(l.kwargs ? "}" : ",\"kwargs\":{}");
@@ -408,7 +408,7 @@ Node* EmitStep(const Node* n, uint32_t s, bool plain_dict, std::string* out) {
         } else {
           out->push_back(',');
         }
-        const Entry& e = r->dictitems.entries[i / 2];
+        Entry e = r->dictitems.entry(i / 2);
         return i % 2 ? e.value : e.key;
       }
       if (l.dictitems) out->append("]]");

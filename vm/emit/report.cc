@@ -219,7 +219,7 @@ class PyRenderer {
         return nullptr;
       }
       case Kind::kDict: {
-        uint32_t size = n->a.dict->entries.size;
+        uint32_t size = n->a.dict->size();
         if (s == 0) *out += "{";
         if (s < size * 2) {
           if (s % 2 == 0) {
@@ -227,7 +227,7 @@ class PyRenderer {
           } else {
             *out += ": ";
           }
-          const Entry& e = n->a.dict->entries[s / 2];
+          Entry e = n->a.dict->entry(s / 2);
           return s % 2 ? e.value : e.key;
         }
         *out += "}";
@@ -401,7 +401,7 @@ void WriteTracePython(const TraceReport& report, OutBuffer* out) {
         args += r.Render(c.args[i]);
       }
       if (c.kwargs != nullptr) {
-        for (const Entry& e : c.kwargs->a.dict->entries) {
+        for (Entry e : c.kwargs->a.dict->items()) {
           if (!args.empty()) args += ", ";
           StrAppend(&args, e.key->str(), "=", r.Render(e.value));
         }

@@ -335,11 +335,10 @@ GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
   return GraphErr::kOk;
 }
 
-template <typename Body, typename KeyOf>
-int64_t Graph::Find(Body* body, uint32_t canon, uint32_t size,
+template <typename KeyOf>
+int64_t Graph::Find(const KeyIndex* index, uint32_t canon, uint32_t size,
                     KeyOf key_of) {
-  KeyIndex& index = body->index;
-  if (index.mask == 0) {
+  if (index == nullptr || index->mask == 0) {
     for (uint32_t i = 0; i < size; ++i) {
       if (key_of(i)->canon == canon) return i;
     }
@@ -347,8 +346,8 @@ int64_t Graph::Find(Body* body, uint32_t canon, uint32_t size,
   }
   uint32_t h = canon * 0x9E3779B1u;
   for (uint32_t probe = 0;; ++probe) {
-    uint32_t slot = (h + probe) & index.mask;
-    uint32_t e = index.slots[slot];
+    uint32_t slot = (h + probe) & index->mask;
+    uint32_t e = index->slots[slot];
     if (e == 0) return -1;
     if (key_of(e - 1)->canon == canon) return e - 1;
   }
@@ -392,6 +391,60 @@ void Graph::UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of) {
   }
 }
 
+bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
+  if (need <= dict->values.capacity) return true;
+  bool ok = exact ? dict->values.Reserve(arena_, need)
+                  : dict->values.Grow(arena_, need);
+  if (!ok) return false;
+  if (dict->shape == nullptr && dict->values.size != 0) {
+    // Own keys keep the values' capacity.
+    Node** keys = arena_.NewArray<Node*>(dict->values.capacity);
+    std::memcpy(keys, dict->keys, dict->values.size * sizeof(Node*));
+    dict->keys = keys;
+  }
+  return true;
+}
+
+namespace {
+
+// The identity a shape transition must match besides the canonical id.  A
+// shape keeps the key node of the dict that made it, and every dict of the
+// shape shows that node as its key; that is invisible only where equal
+// keys are written identically and never with $id: strs (equal canonical
+// ids: the same text) and ints (the same value).  Any other key (a tuple
+// that might be $id-shared, a float whose 0.0 and -0.0 are equal, 1 ==
+// True) must be the very node.
+const Node* KeyIdentity(const Node* key) {
+  return key->kind == Kind::kStr || key->kind == Kind::kInt ? nullptr : key;
+}
+
+}  // namespace
+
+Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
+                         const Node* ident) {
+  auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
+  if (!fresh) return it->second;
+  Shape* child = arena_.New<Shape>();
+  child->size = from->size + 1;
+  KeyRun* run = from->run;
+  if (run != nullptr && run->used == from->size && run->used < run->capacity) {
+    run->keys[run->used++] = key;  // `from` ends its run: extend it
+  } else {
+    run = arena_.New<KeyRun>();
+    run->capacity = std::min<uint32_t>(
+        std::max<uint32_t>(4, 2 * child->size), kShapeLimit);
+    run->keys = arena_.NewArray<Node*>(run->capacity);
+    if (from->size) {
+      std::memcpy(run->keys, from->run->keys, from->size * sizeof(Node*));
+    }
+    run->keys[from->size] = key;
+    run->used = child->size;
+  }
+  child->run = run;
+  it->second = child;
+  return child;
+}
+
 GraphErr Graph::DictSet(DictBody* dict, Node* key, Node* value) {
   uint32_t id = key->canon;  // cached once hashed (memo-shared keys)
   if (id == 0) {
@@ -399,16 +452,65 @@ GraphErr Graph::DictSet(DictBody* dict, Node* key, Node* value) {
     GraphErr e = Canon(key, &id, &culprit);
     if (e != GraphErr::kOk) return e;
   }
-  auto key_of = [dict](uint32_t i) { return dict->entries[i].key; };
-  int64_t at = Find(dict, id, dict->entries.size, key_of);
-  if (at >= 0) {
-    dict->entries[at].value = value;
+  uint32_t size = dict->values.size;
+  if (size == 0 || dict->shape != nullptr) {
+    Shape* from = size == 0 ? &empty_shape_ : dict->shape;
+    const Node* ident = KeyIdentity(key);
+    Shape* to;
+    if (from->next != nullptr && from->next_canon == id &&
+        from->next_ident == ident) {
+      to = from->next;  // a known transition: `key` is not in `from`
+    } else {
+      for (uint32_t i = 0; i < size; ++i) {
+        if (dict->keys[i]->canon == id) {  // an equal key: new value only
+          dict->values.data[i] = value;
+          return GraphErr::kOk;
+        }
+      }
+      if (size == kShapeLimit) {
+        // Too big to share keys profitably: the dict takes its own.
+        Node** keys = arena_.NewArray<Node*>(dict->values.capacity);
+        std::memcpy(keys, dict->keys, size * sizeof(Node*));
+        dict->keys = keys;
+        dict->shape = nullptr;
+        return DictAppendOwn(dict, key, value);
+      }
+      to = ShapeChild(from, key, id, ident);
+      from->next = to;
+      from->next_canon = id;
+      from->next_ident = ident;
+    }
+    if (size == dict->values.capacity && !DictGrow(dict, size + 1, false)) {
+      return GraphErr::kTooLarge;
+    }
+    dict->values.data[dict->values.size++] = value;
+    dict->shape = to;
+    dict->keys = to->run->keys;
     return GraphErr::kOk;
   }
-  if (!dict->entries.push_back(arena_, Entry{key, value})) {
+  auto key_of = [dict](uint32_t i) { return dict->keys[i]; };
+  int64_t at = Find(dict->index, id, size, key_of);
+  if (at >= 0) {
+    dict->values.data[at] = value;
+    return GraphErr::kOk;
+  }
+  return DictAppendOwn(dict, key, value);
+}
+
+GraphErr Graph::DictAppendOwn(DictBody* dict, Node* key, Node* value) {
+  uint32_t size = dict->values.size;
+  if (size == UINT32_MAX) return GraphErr::kTooLarge;
+  if (size == dict->values.capacity && !DictGrow(dict, size + 1, false)) {
     return GraphErr::kTooLarge;
   }
-  UpdateIndex(&dict->index, dict->entries.size, key_of);
+  dict->keys[size] = key;
+  dict->values.data[size] = value;
+  dict->values.size = size + 1;
+  if (size + 1 > kLinearLimit) {
+    if (dict->index == nullptr) dict->index = arena_.New<KeyIndex>();
+    UpdateIndex(dict->index, size + 1,
+                [dict](uint32_t i) { return dict->keys[i]; });
+  }
   return GraphErr::kOk;
 }
 
@@ -430,7 +532,9 @@ GraphErr Graph::SetAdd(SetBody* set, Node* item) {
   GraphErr e = Canon(item, &id, &culprit);
   if (e != GraphErr::kOk) return e;
   auto key_of = [set](uint32_t i) { return set->items[i]; };
-  if (Find(set, id, set->items.size, key_of) >= 0) return GraphErr::kOk;
+  if (Find(&set->index, id, set->items.size, key_of) >= 0) {
+    return GraphErr::kOk;
+  }
   if (!set->items.push_back(arena_, item)) return GraphErr::kTooLarge;
   UpdateIndex(&set->index, set->items.size, key_of);
   return GraphErr::kOk;

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/optimization.h"
@@ -127,10 +128,10 @@ class Graph {
   // geometrically, so a dict filled by one SETITEM at a time (protocol 0)
   // costs linear time and at most twice its size, not a copy per item.
   bool DictReserve(DictBody* dict, uint64_t more) {
-    uint64_t need = uint64_t{dict->entries.size} + more;
-    if (need <= dict->entries.capacity) return true;
-    if (dict->entries.size == 0) return dict->entries.Reserve(arena_, need);
-    return dict->entries.Grow(arena_, need);
+    uint64_t need = uint64_t{dict->values.size} + more;
+    if (need <= dict->values.capacity) return true;
+    if (need > UINT32_MAX) return false;
+    return DictGrow(dict, need, dict->values.size == 0);
   }
   // d[key] = value: an equal key keeps its position and first key.
   GraphErr DictSet(DictBody* dict, Node* key, Node* value);
@@ -159,11 +160,31 @@ class Graph {
     if (n) n->a.i = v;
     return n;
   }
+  // Dicts of at most this many keys share them through Shapes; a larger
+  // one keeps its own (and past kLinearLimit a hash index over them).
+  static constexpr uint32_t kShapeLimit = 32;
+  bool DictGrow(DictBody* dict, uint64_t need, bool exact);
+  GraphErr DictAppendOwn(DictBody* dict, Node* key, Node* value);
+  Shape* ShapeChild(Shape* from, Node* key, uint32_t canon,
+                    const Node* ident);
+  struct ShapeKey {
+    const Shape* from;
+    uint32_t canon;
+    const Node* ident;
+    bool operator==(const ShapeKey& o) const {
+      return from == o.from && canon == o.canon && ident == o.ident;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const ShapeKey& k) {
+      return H::combine(std::move(h), k.from, k.canon, k.ident);
+    }
+  };
   uint32_t Intern(const std::string& key);
   uint32_t FreshId() { return next_id_++; }
   GraphErr LeafCanon(Node* node, uint32_t* id, Node** culprit);
-  template <typename Body, typename KeyOf>
-  int64_t Find(Body* body, uint32_t canon, uint32_t size, KeyOf key_of);
+  template <typename KeyOf>
+  int64_t Find(const KeyIndex* index, uint32_t canon, uint32_t size,
+               KeyOf key_of);
   template <typename KeyOf>
   void UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of);
   template <typename KeyOf>
@@ -176,6 +197,8 @@ class Graph {
   Node true_{Kind::kBool};
   Node false_{Kind::kBool};
   absl::flat_hash_map<std::string, uint32_t> canon_table_;
+  Shape empty_shape_;  // the keys of an empty dict: none
+  absl::flat_hash_map<ShapeKey, Shape*> shapes_;  // every transition made
   uint32_t next_id_ = 1;
   Node* small_ints_[kSmallIntMax - kSmallIntMin + 1] = {};
   std::string scratch_;

@@ -111,9 +111,76 @@ struct Entry {
   Node* value;
 };
 
+// Keys laid end to end, shared by a chain of shapes: a shape made by adding
+// a key to the shape that ends the run appends to the run instead of
+// copying it, so building one dict key by key costs linear memory.  A
+// key is written once and never changed.
+struct KeyRun {
+  Node** keys;
+  uint32_t used;
+  uint32_t capacity;
+};
+
+// A sequence of distinct keys in insertion order, shared by every small
+// dict whose keys were inserted in that order (hidden classes, as in V8):
+// a million records with the same eight keys keep one key list, not a
+// million, which halves a record's dict; and the transition cache makes
+// inserting the next key of a known sequence a compare instead of a scan
+// for a duplicate.  Immutable once made (the cache aside); made at most
+// once per insertion, so their memory is bounded by the stream's length.
+struct Shape {
+  KeyRun* run = nullptr;        // keys: run->keys[0..size)
+  uint32_t size = 0;
+  // The transition taken last from this shape: adding a key of canonical
+  // id next_canon (and identity next_ident, see Graph::DictSet) led to
+  // `next`.
+  uint32_t next_canon = 0;
+  const Node* next_ident = nullptr;
+  Shape* next = nullptr;
+};
+
+// A dict's entries: the values in insertion order, and the keys either
+// shared through a Shape (small dicts, the common case) or the dict's own
+// (past Graph's shape limit; then keys and values have one capacity).
+// Read it through size()/key()/value()/items(); only Graph changes it.
 struct DictBody {
-  ArenaVec<Entry> entries;
-  KeyIndex index;
+  Node** keys = nullptr;      // size() keys; read-only while shared
+  ArenaVec<Node*> values;
+  Shape* shape = nullptr;     // the shared key sequence; nullptr: own keys
+                              // (or none yet: an empty dict)
+  KeyIndex* index = nullptr;  // own keys past the linear-search limit
+
+  uint32_t size() const { return values.size; }
+  bool empty() const { return values.size == 0; }
+  Node* key(uint32_t i) const { return keys[i]; }
+  Node* value(uint32_t i) const { return values.data[i]; }
+  Entry entry(uint32_t i) const { return Entry{keys[i], values.data[i]}; }
+
+  // `for (Entry e : dict->items())`, in insertion order.
+  class Items {
+   public:
+    class Iter {
+     public:
+      Iter(const DictBody* d, uint32_t i) : d_(d), i_(i) {}
+      Entry operator*() const { return d_->entry(i_); }
+      Iter& operator++() {
+        ++i_;
+        return *this;
+      }
+      bool operator!=(const Iter& o) const { return i_ != o.i_; }
+
+     private:
+      const DictBody* d_;
+      uint32_t i_;
+    };
+    explicit Items(const DictBody* d) : d_(d) {}
+    Iter begin() const { return Iter(d_, 0); }
+    Iter end() const { return Iter(d_, d_->size()); }
+
+   private:
+    const DictBody* d_;
+  };
+  Items items() const { return Items(this); }
 };
 
 struct SetBody {

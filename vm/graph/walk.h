@@ -19,7 +19,7 @@ void ForEachChild(const Node* n, Fn&& fn) {
       for (uint32_t i = 0; i < n->b.v.size; ++i) fn(n->a.items[i]);
       break;
     case Kind::kDict:
-      for (const Entry& e : n->a.dict->entries) {
+      for (Entry e : n->a.dict->items()) {
         fn(e.key);
         fn(e.value);
       }
@@ -36,11 +36,11 @@ void ForEachChild(const Node* n, Fn&& fn) {
       }
       for (Node* arg : r->args) fn(arg);
       if (r->kwargs != nullptr) {
-        for (const Entry& e : r->kwargs->a.dict->entries) fn(e.value);
+        for (Entry e : r->kwargs->a.dict->items()) fn(e.value);
       }
       if (r->state != nullptr) fn(r->state);
       for (Node* item : r->items) fn(item);
-      for (const Entry& e : r->dictitems.entries) {
+      for (Entry e : r->dictitems.items()) {
         fn(e.key);
         fn(e.value);
       }

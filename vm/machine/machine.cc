@@ -363,7 +363,7 @@ class Machine {
     }
     for (const Node* d : dicts) {
       if (d == nullptr || d->kind != Kind::kDict) continue;
-      for (const Entry& e : d->a.dict->entries) {
+      for (Entry e : d->a.dict->items()) {
         if (e.key->kind == Kind::kStr) fn(e);
       }
     }
@@ -599,7 +599,7 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
         PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
                                         Via::kNew, op_offset_, out));
         Record* r = (*out)->a.rec;
-        for (const Entry& e : state->a.dict->entries) {
+        for (Entry e : state->a.dict->items()) {
           PVM_RETURN_IF_ERROR(
               FromGraphErr(g_.DictSet(&r->dictitems, e.key, e.value), e.key));
         }
@@ -618,13 +618,13 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
           (strict_ && args[1]->kind != Kind::kTuple)) {
         return broken("expects (cls, tuple, dict)");
       }
-      for (const Entry& e : args[2]->a.dict->entries) {
+      for (Entry e : args[2]->a.dict->items()) {
         // CPython: cls.__new__(cls, **kwargs) needs str keywords.
         if (e.key->kind != Kind::kStr) {
           return Err(ErrorCode::kType, "keywords must be strings");
         }
       }
-      Node* kwargs = args[2]->a.dict->entries.size ? args[2] : nullptr;
+      Node* kwargs = args[2]->a.dict->size() ? args[2] : nullptr;
       return Instantiate(cls,
                          absl::MakeConstSpan(args[1]->a.items, args[1]->size()),
                          kwargs, Use::kInstantiate, Via::kNew, op_offset_, out);
@@ -939,7 +939,7 @@ absl::Status Machine::DoBuild() {
   // (None, {}): no instance dict to update and no slot to set.
   if (state->kind == Kind::kTuple && state->size() == 2 &&
       state->at(0)->kind == Kind::kNone && state->at(1)->kind == Kind::kDict &&
-      state->at(1)->a.dict->entries.size == 0) {
+      state->at(1)->a.dict->size() == 0) {
     return absl::OkStatus();
   }
   return Err(ErrorCode::kValue,
@@ -974,7 +974,7 @@ absl::Status Machine::JoblibArray(Node* state) {
   }
   Node *subclass = nullptr, *shape = nullptr, *order = nullptr,
        *dtype = nullptr, *allow_mmap = nullptr, *alignment = nullptr;
-  for (const Entry& e : state->a.dict->entries) {
+  for (Entry e : state->a.dict->items()) {
     std::string_view key = e.key->kind == Kind::kStr ? e.key->str() : "";
     Node** slot = key == "subclass"    ? &subclass
                   : key == "shape"     ? &shape
@@ -1542,12 +1542,12 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
                      StrCat("NEWOBJ_EX kwargs argument must be a dict, "
                                   "not ", KindName(kwargs->kind)));
         }
-        for (const Entry& e : kwargs->a.dict->entries) {
+        for (Entry e : kwargs->a.dict->items()) {
           if (e.key->kind != Kind::kStr) {
             return Err(ErrorCode::kType, "keywords must be strings");
           }
         }
-        if (kwargs->a.dict->entries.size == 0) kwargs = nullptr;
+        if (kwargs->a.dict->size() == 0) kwargs = nullptr;
       }
       Node* result = nullptr;
       PVM_RETURN_IF_ERROR(Call(cls,
