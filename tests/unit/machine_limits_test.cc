@@ -285,5 +285,46 @@ TEST(LimitIntDigits, TextMemoIndexOnBothPaths) {
   EXPECT_TRUE(LoadWith(s, o)->ok());
 }
 
+// SETITEM and APPEND on a plain dict or list run on the fast path; every
+// other case (fence in the way, unhashable key, another target) is left to
+// Step.  Both paths must give the same graph or the same error, in both
+// modes.  The graphs are CPython's (pickle.loads of the same bytes).
+TEST(FastPath, SingleItemOpcodesMatchTheGeneralPath) {
+  struct Case {
+    const char* stream;
+    const char* strict;  // Summary under strict mode (fast path on)
+  };
+  const Case cases[] = {
+      {"(dp0\nS'a'\np1\nI1\ns.", R"({"a":1})"},
+      {R"(}K\x01K\x02sK\x01K\x03s.)", R"({"$dict":[[1,3]]})"},
+      {R"(]K\x01aK\x02a.)", "[1,2]"},
+      {R"(}K\x01]s.)", R"({"$dict":[[1,[]]]})"},
+      {R"(]K\x07aK\x00K\x05s.)", nullptr},  // list.__setitem__
+      {R"(}]Ns.)", nullptr},                 // unhashable key
+      {R"(}(K\x01K\x02s.)", nullptr},        // the MARK fences the dict
+      {R"()K\x01a.)", nullptr},              // tuple has no append
+      {R"(](K\x01a.)", nullptr},             // the MARK fences the list
+  };
+  for (const Case& c : cases) {
+    std::string input = Py(c.stream);
+    for (Mode mode : {Mode::kStrict, Mode::kRecord}) {
+      std::string out[2];
+      for (bool fast : {false, true}) {
+        MachineOptions o;
+        o.mode = mode;
+        o.fast_path = fast;
+        auto r = LoadWith(input, o);
+        out[fast] = Summary(*r) + " " + ErrorAt(*r) + " " + r->message();
+      }
+      EXPECT_EQ(out[0], out[1]) << c.stream;
+      if (mode == Mode::kStrict && c.strict != nullptr) {
+        EXPECT_EQ(out[1].substr(0, out[1].find(' ')), c.strict) << c.stream;
+      } else if (mode == Mode::kStrict) {
+        EXPECT_EQ(out[1].rfind("error:", 0), 0u) << out[1];
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace picklevm

@@ -1840,15 +1840,40 @@ absl::Status Machine::FastRun() {
         }
         break;
       }
+      // One item into a plain dict or list (protocol 0 writes one SETITEM
+      // or APPEND per item): the graph's own insert, no Step.  Anything
+      // else -- an instance target, the fence in the way, an unhashable
+      // key, a size limit -- is left to Step, which reports it; DictSet
+      // and ListAppend change nothing when they fail.
+      case Op::kSetitem: {
+        const size_t len = stack_.size();
+        if (Above() < 3 || stack_[len - 3]->kind != Kind::kDict) goto slow;
+        if (g_.DictSet(stack_[len - 3]->a.dict, stack_[len - 2],
+                       stack_[len - 1]) != GraphErr::kOk) {
+          goto done;
+        }
+        stack_.resize(len - 2);
+        ++pos;
+        continue;
+      }
+      case Op::kAppend: {
+        const size_t len = stack_.size();
+        if (Above() < 2 || stack_[len - 2]->kind != Kind::kList) goto slow;
+        if (g_.ListAppend(stack_[len - 2], stack_[len - 1]) != GraphErr::kOk) {
+          goto done;
+        }
+        stack_.pop_back();
+        ++pos;
+        continue;
+      }
       // Container opcodes: Step's own code, which checks the fence and
       // reports errors with this opcode's offset.
       case Op::kSetitems:
-      case Op::kSetitem:
       case Op::kAppends:
-      case Op::kAppend:
       case Op::kDict:
       case Op::kList:
-      case Op::kTuple: {
+      case Op::kTuple:
+      slow: {
         op_offset_ = pos;
         opcode_ = p[0];
         bool stop = false;
