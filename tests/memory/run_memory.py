@@ -38,7 +38,7 @@ Every case below is generated into a temporary folder, run as
 
 The input file is memory-mapped, so the pages of it that picklevm reads count
 in its RSS: A therefore includes the input itself (1 byte per byte) plus the
-graph built from it (32-byte nodes in an arena that is never freed before
+graph built from it (24-byte nodes in an arena that is never freed before
 exit), the object stack, the encoder's bookkeeping, and the 1 MiB output
 buffer.  A and B were chosen at about twice the worst slope and baseline
 measured (the table is printed at every run: "rss" against "bound").
@@ -262,6 +262,22 @@ def gen_int_keys(n):
     return (proto(2) + EMPTY_DICT + MARK +
             b"".join(b"J" + struct.pack("<i", i) + NONE for i in range(n)) +
             SETITEMS + STOP)
+
+
+def gen_shape_divergence(n):
+    # n dicts that share 31 str keys and then each add a key of their own:
+    # the worst case for dict shapes (Graph's shared key sequences), since
+    # every dict leaves the shared run one short of the shape limit and so
+    # makes a new shape whose 32 keys are copied.
+    body = [proto(2)]
+    for i in range(31):
+        body.append(binunicode("k%d" % i) + binput(i) + POP)
+    prefix = b"".join(binget(i) + NONE for i in range(31))
+    for j in range(n):
+        body.append(EMPTY_DICT + MARK + prefix + b"J" + struct.pack("<i", j) +
+                    NONE + SETITEMS + POP)
+    body.append(NONE + STOP)
+    return b"".join(body)
 
 
 def gen_many_big_ints(count, digits):
@@ -578,6 +594,9 @@ def cases():
                   check=expect_root(b"{\"$dict\":[" + b",".join(
                       b"[%d,null]" % i for i in range(N)) + b"]}",
                       3, 2)))
+    c.append(Case("100k dicts diverging at the shape limit",
+                  lambda: gen_shape_divergence(N // 10),
+                  check=expect_root(b"null", proto_n=2)))
     c.append(Case("5M EMPTY_LIST+POP", lambda: gen_push_pop(5 * N),
                   check=expect_root(b"null", proto_n=2)))
     c.append(Case("5M EMPTY_LIST under MARK, LIST",
