@@ -308,6 +308,25 @@ TEST(GraphApi, DictSetKeepsFirstKeyObject) {
   EXPECT_EQ(d->a.dict->size(), 1u);
 }
 
+TEST(GraphApi, NodesTakeSixteenBytesUnlessTheyNeedASecondWord) {
+  // Ints, floats and containers' heads are 16 bytes; strs, tuples and the
+  // other kinds with a length or a size are 24 (WideNode).
+  Graph g;
+  size_t before = g.arena().bytes_used();
+  for (int i = 0; i < 1000; ++i) ASSERT_NE(g.NewFloat(i + 0.5), nullptr);
+  for (int i = 0; i < 1000; ++i) ASSERT_NE(g.NewInt(100000 + i), nullptr);
+  EXPECT_EQ(g.arena().bytes_used() - before, 2000u * 16);
+  before = g.arena().bytes_used();
+  for (int i = 0; i < 1000; ++i) {
+    Node* s = g.NewStr("abc", false, false);
+    ASSERT_EQ(s->str(), "abc");
+  }
+  EXPECT_EQ(g.arena().bytes_used() - before, 1000u * 24);
+  Node* c = g.NewComplex(1.0, -2.0);
+  EXPECT_EQ(c->a.f, 1.0);
+  EXPECT_EQ(c->b().f, -2.0);
+}
+
 // ---- Dict shapes: small dicts share their key sequence ----------------------
 
 // Keys of `d` in order, as strs (the tests' keys are strs or ints).

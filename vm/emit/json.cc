@@ -39,7 +39,7 @@ uint32_t ChildCount(const Node* n) {
     case Kind::kList:
     case Kind::kTuple:
     case Kind::kSlice:
-      return n->b.v.size;
+      return n->b().v.size;
     case Kind::kDict:
       return n->a.dict->size() * 2;
     case Kind::kSet:
@@ -182,7 +182,7 @@ void AppendLeaf(const Node* n, const EmitOptions& options, std::string* out) {
       out->append("{\"$complex\":[");
       AppendFloat(n->a.f, out);
       out->push_back(',');
-      AppendFloat(n->b.f, out);
+      AppendFloat(n->b().f, out);
       out->append("]}");
       break;
     case Kind::kStr:
@@ -217,7 +217,8 @@ void AppendLeaf(const Node* n, const EmitOptions& options, std::string* out) {
       AppendDtypeJson(*sc.dtype->a.dtype, out);
       out->append(",\"data\":");
       AppendBase64(sc.data, out);
-      Node number(Kind::kNone);
+      WideNode wide_number(Kind::kNone);  // ScalarNumber may make a complex
+      Node& number = wide_number.node;
       std::string storage;
       if (ScalarNumber(sc, &number, &storage)) {
         out->append(",\"value\":");

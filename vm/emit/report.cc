@@ -113,7 +113,7 @@ class PyRenderer {
         return true;
       }
       case Kind::kComplex:
-        StrAppend(out, "complex(", FloatRepr(n->a.f), ", ", FloatRepr(n->b.f),
+        StrAppend(out, "complex(", FloatRepr(n->a.f), ", ", FloatRepr(n->b().f),
                   ")");
         return true;
       case Kind::kStr: *out += PyReprStr(n->str()); return true;
@@ -139,7 +139,8 @@ class PyRenderer {
                                              "complex"};
         std::string_view kinds = "biufc";
         size_t k = kinds.find(d.kind);
-        Node number(Kind::kNone);
+        WideNode wide_number(Kind::kNone);  // ScalarNumber may make a complex
+        Node& number = wide_number.node;
         std::string storage;
         if (k != std::string_view::npos &&
             ScalarNumber(*n->a.scalar, &number, &storage)) {
@@ -189,7 +190,7 @@ class PyRenderer {
           size = static_cast<uint32_t>(n->a.array->item_count);
           items = n->a.array->items;
         } else {
-          size = n->b.v.size;
+          size = n->b().v.size;
           items = n->a.items;
         }
         const char* open = n->kind == Kind::kList    ? "["

@@ -59,7 +59,7 @@ Node* Graph::NewBigInt(std::string_view decimal) {
   if (!n) return n;
   std::string_view s = arena_.CopyString(decimal);
   n->a.p = s.data();
-  n->b.n = s.size();
+  n->b().n = s.size();
   return n;
 }
 
@@ -67,7 +67,7 @@ Node* Graph::NewComplex(double re, double im) {
   Node* n = Alloc(Kind::kComplex);
   if (!n) return n;
   n->a.f = re;
-  n->b.f = im;
+  n->b().f = im;
   return n;
 }
 
@@ -76,7 +76,7 @@ Node* Graph::NewBytes(Kind kind, std::string_view data, bool copy) {
   if (!n) return n;
   if (copy) data = arena_.CopyString(data);
   n->a.p = data.data();
-  n->b.n = data.size();
+  n->b().n = data.size();
   return n;
 }
 
@@ -94,7 +94,7 @@ Node* Graph::NewSlice(Node* start, Node* stop, Node* step) {
   data[1] = stop;
   data[2] = step;
   n->a.items = data;
-  n->b.v.size = n->b.v.capacity = 3;
+  n->b().v.size = n->b().v.capacity = 3;
   return n;
 }
 
@@ -110,7 +110,7 @@ Node* Graph::NewGlobal(std::string_view module, std::string_view qualname,
   g->module = g->joined.substr(0, module.size());
   g->qualname = g->joined.substr(module.size() + 1);
   n->a.global = g;
-  n->b.offset = offset;
+  n->b().offset = offset;
   return n;
 }
 
@@ -153,11 +153,11 @@ GraphErr Graph::ListAppend(Node* list, Node* item) {
 }
 
 GraphErr Graph::ListExtend(Node* list, absl::Span<Node* const> items) {
-  ArenaVec<Node*> v{list->a.items, list->b.v.size, list->b.v.capacity};
+  ArenaVec<Node*> v{list->a.items, list->b().v.size, list->b().v.capacity};
   if (!v.append(arena_, items.data(), items.size())) return GraphErr::kTooLarge;
   list->a.items = v.data;
-  list->b.v.size = v.size;
-  list->b.v.capacity = v.capacity;
+  list->b().v.size = v.size;
+  list->b().v.capacity = v.capacity;
   return GraphErr::kOk;
 }
 
@@ -218,7 +218,7 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
       }
       break;
     case Kind::kComplex: {
-      double re = n->a.f, im = n->b.f;
+      double re = n->a.f, im = n->b().f;
       if (std::isnan(re) || std::isnan(im)) {
         *id = n->canon = FreshId();
         return GraphErr::kOk;
@@ -259,7 +259,8 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
     case Kind::kScalar: {
       // A numeric numpy scalar equals the Python number of its value;
       // others (strings, datetimes, long doubles) compare by identity.
-      Node number(Kind::kNone);
+      WideNode wide_number(Kind::kNone);  // ScalarNumber may make a complex
+      Node& number = wide_number.node;
       std::string storage;
       if (!ScalarNumber(*n->a.scalar, &number, &storage)) {
         *id = n->canon = FreshId();
@@ -307,7 +308,7 @@ GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
     uint32_t count;
     if (t->kind == Kind::kTuple) {
       kids = t->a.items;
-      count = t->b.v.size;
+      count = t->b().v.size;
     } else {
       kids = t->a.set->items.data;
       count = t->a.set->items.size;
@@ -405,21 +406,6 @@ bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
   return true;
 }
 
-namespace {
-
-// The identity a shape transition must match besides the canonical id.  A
-// shape keeps the key node of the dict that made it, and every dict of the
-// shape shows that node as its key; that is invisible only where equal
-// keys are written identically and never with $id: strs (equal canonical
-// ids: the same text) and ints (the same value).  Any other key (a tuple
-// that might be $id-shared, a float whose 0.0 and -0.0 are equal, 1 ==
-// True) must be the very node.
-const Node* KeyIdentity(const Node* key) {
-  return key->kind == Kind::kStr || key->kind == Kind::kInt ? nullptr : key;
-}
-
-}  // namespace
-
 Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
                          const Node* ident) {
   auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
@@ -441,11 +427,12 @@ Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
     run->used = child->size;
   }
   child->run = run;
+  child->keys = run->keys;
   it->second = child;
   return child;
 }
 
-GraphErr Graph::DictSet(DictBody* dict, Node* key, Node* value) {
+GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
   uint32_t id = key->canon;  // cached once hashed (memo-shared keys)
   if (id == 0) {
     Node* culprit;
@@ -485,7 +472,7 @@ GraphErr Graph::DictSet(DictBody* dict, Node* key, Node* value) {
     }
     dict->values.data[dict->values.size++] = value;
     dict->shape = to;
-    dict->keys = to->run->keys;
+    dict->keys = to->keys;
     return GraphErr::kOk;
   }
   auto key_of = [dict](uint32_t i) { return dict->keys[i]; };

@@ -75,7 +75,7 @@ class Graph {
     if (!n) return n;
     if (copy) text = arena_.CopyString(text);
     n->a.p = text.data();
-    n->b.n = text.size();
+    n->b().n = text.size();
     if (has_surrogates) n->flags |= kHasSurrogates;
     return n;
   }
@@ -89,7 +89,7 @@ class Graph {
     Node** data = arena_.NewArray<Node*>(items.size());
     std::memcpy(data, items.data(), items.size() * sizeof(Node*));
     n->a.items = data;
-    n->b.v.size = n->b.v.capacity = static_cast<uint32_t>(items.size());
+    n->b().v.size = n->b().v.capacity = static_cast<uint32_t>(items.size());
     return n;
   }
   Node* NewDict() {
@@ -134,7 +134,25 @@ class Graph {
     return DictGrow(dict, need, dict->values.size == 0);
   }
   // d[key] = value: an equal key keeps its position and first key.
-  GraphErr DictSet(DictBody* dict, Node* key, Node* value);
+  GraphErr DictSet(DictBody* dict, Node* key, Node* value) {
+    // The common case inline: the next key of a known key sequence (every
+    // record after the first), with room for its value.
+    uint32_t id = key->canon;
+    uint32_t size = dict->values.size;
+    Shape* from = size == 0 ? &empty_shape_ : dict->shape;
+    if (ABSL_PREDICT_TRUE(id != 0 && from != nullptr && from->next_canon == id &&
+                          from->next != nullptr &&
+                          from->next_ident == KeyIdentity(key) &&
+                          size < dict->values.capacity)) {
+      Shape* to = from->next;  // `key` is not in `from`: it was checked
+      dict->values.data[size] = value;
+      dict->values.size = size + 1;
+      dict->shape = to;
+      dict->keys = to->keys;
+      return GraphErr::kOk;
+    }
+    return DictSetSlow(dict, key, value);
+  }
   // DictSet of each (key, value) pair of kv[0..2*pairs), in order; on an
   // error *failed is the key that caused it and the pairs before it stay.
   GraphErr DictSetPairs(DictBody* dict, Node* const* kv, size_t pairs,
@@ -153,6 +171,7 @@ class Graph {
   Node* Alloc(Kind kind) {
     if (ABSL_PREDICT_FALSE(node_count_ >= max_nodes_)) return nullptr;
     ++node_count_;
+    if (IsWideKind(kind)) return &arena_.New<WideNode>(kind)->node;
     return arena_.New<Node>(kind);
   }
   Node* FreshInt(int64_t v) {
@@ -163,6 +182,17 @@ class Graph {
   // Dicts of at most this many keys share them through Shapes; a larger
   // one keeps its own (and past kLinearLimit a hash index over them).
   static constexpr uint32_t kShapeLimit = 32;
+  // The identity a shape transition must match besides the canonical id.
+  // A shape keeps the key node of the dict that made it, and every dict of
+  // the shape shows that node as its key; that is invisible only where
+  // equal keys are written identically and never with $id: strs (equal
+  // canonical ids: the same text) and ints (the same value).  Any other
+  // key (a tuple that might be $id-shared, a float whose 0.0 and -0.0 are
+  // equal, 1 == True) must be the very node.
+  static const Node* KeyIdentity(const Node* key) {
+    return key->kind == Kind::kStr || key->kind == Kind::kInt ? nullptr : key;
+  }
+  GraphErr DictSetSlow(DictBody* dict, Node* key, Node* value);
   bool DictGrow(DictBody* dict, uint64_t need, bool exact);
   GraphErr DictAppendOwn(DictBody* dict, Node* key, Node* value);
   Shape* ShapeChild(Shape* from, Node* key, uint32_t canon,

@@ -1,7 +1,7 @@
 // The inert object graph: what a pickle stream would have built, as data.
 //
-// Nodes are 24 bytes, live in the graph's arena and are never destroyed one
-// by one.  Identity is the stream's: every creating opcode makes a new node;
+// Nodes are 16 bytes (24 for the kinds with a length or a size), live in
+// the graph's arena and are never destroyed one by one.  Identity is the stream's: every creating opcode makes a new node;
 // only memo GET and DUP make one node reachable twice.  None/True/False are
 // per-graph singletons (they are never written with $id, so sharing them is
 // invisible).
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #include "vm/base/arena.h"
 
@@ -50,54 +51,112 @@ enum NodeFlags : uint8_t {
   // Scratch marks for one traversal at a time (the JSON emitter's sharing
   // count, the machine's reference walks), cleared by whoever set them.
   // Two bits, not a counter: a traversal only needs "seen" and "seen
-  // twice", and a node stays 24 bytes (a third of an object-heavy graph's
-  // memory is nodes; the emitter's $id numbers live in its own map, for
-  // the shared nodes only).
+  // twice", and a node stays small (the emitter's $id numbers live in its
+  // own map, for the shared nodes only).
   kMarkSeen = 2,
   kMarkShared = 4,
 };
+
+// The first payload word: every node has it.
+union NodeA {
+  int64_t i;            // kBool (0/1), kInt, kExt
+  double f;             // kFloat, kComplex (real part)
+  const char* p;        // kStr, kBytes, kByteArray, kBigInt (decimal text)
+  Node** items;         // kList, kTuple, kSlice (3 items)
+  DictBody* dict;       // kDict
+  struct SetBody* set;  // kSet, kFrozenSet
+  Record* rec;          // kObject, kCall
+  const GlobalName* global;
+  Node* target;         // kPersId
+  DtypeInfo* dtype;     // kDtype
+  ArrayInfo* array;     // kNDArray
+  ScalarInfo* scalar;   // kScalar
+};
+
+// The second payload word: only the wide kinds (IsWideKind) have it.
+union NodeB {
+  uint64_t n;           // byte length of p
+  double f;             // kComplex imaginary part
+  struct {
+    uint32_t size;      // kList/kTuple element count
+    uint32_t capacity;
+  } v;
+  uint64_t offset;      // kGlobal: offset of the opcode that named it
+};
+
+// Kinds whose payload takes two words: a pointer and a length, a size or
+// a second double.  Their nodes are WideNodes (24 bytes); every other kind
+// -- ints, floats, dicts, instances, the numpy values -- is a bare Node
+// (16 bytes), which is most of the nodes of a numeric or record-heavy
+// graph.
+constexpr bool IsWideKind(Kind k) {
+  switch (k) {
+    case Kind::kBigInt: case Kind::kComplex: case Kind::kStr:
+    case Kind::kBytes: case Kind::kByteArray: case Kind::kList:
+    case Kind::kTuple: case Kind::kSlice: case Kind::kGlobal:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Checks that b() is only asked of a wide node.  Always on in the fuzzing
+// build (PICKLEVM_HARDENED) and in debug builds; a release build trusts
+// the kind checks every caller makes first (they are on the hot path).
+#if defined(PICKLEVM_HARDENED) || !defined(NDEBUG)
+#define PICKLEVM_CHECK_WIDE(node) \
+  do {                            \
+    if (!IsWideKind((node)->kind)) __builtin_trap(); \
+  } while (0)
+#else
+#define PICKLEVM_CHECK_WIDE(node) \
+  do {                            \
+  } while (0)
+#endif
 
 struct Node {
   Kind kind;
   uint8_t flags = 0;
   uint16_t spare = 0;
   uint32_t canon = 0;     // canonical-key id once hashed (0: not yet)
-  union {
-    int64_t i;            // kBool (0/1), kInt, kExt
-    double f;             // kFloat, kComplex (real part)
-    const char* p;        // kStr, kBytes, kByteArray, kBigInt (decimal text)
-    Node** items;         // kList, kTuple, kSlice (3 items)
-    DictBody* dict;       // kDict
-    struct SetBody* set;  // kSet, kFrozenSet
-    Record* rec;          // kObject, kCall
-    const GlobalName* global;
-    Node* target;         // kPersId
-    DtypeInfo* dtype;     // kDtype
-    ArrayInfo* array;     // kNDArray
-    ScalarInfo* scalar;   // kScalar
-  } a;
-  union {
-    uint64_t n;           // byte length of p
-    double f;             // kComplex imaginary part
-    struct {
-      uint32_t size;      // kList/kTuple element count
-      uint32_t capacity;
-    } v;
-    uint64_t offset;      // kGlobal: offset of the opcode that named it
-  } b;
-  explicit Node(Kind k) : kind(k) { a.i = 0; b.n = 0; }
+  NodeA a;
 
-  std::string_view str() const { return std::string_view(a.p, b.n); }
+  explicit Node(Kind k) : kind(k) { a.i = 0; }
+
+  // The second word of a wide node (see WideNode).
+  inline NodeB& b();
+  inline const NodeB& b() const;
+
+  std::string_view str() const { return std::string_view(a.p, b().n); }
   bool has_surrogates() const { return flags & kHasSurrogates; }
   bool marked() const { return flags & kMarkSeen; }
   void Mark() { flags |= kMarkSeen; }
   void Unmark() { flags &= static_cast<uint8_t>(~(kMarkSeen | kMarkShared)); }
   // Sequence view for lists and tuples.
-  uint32_t size() const { return b.v.size; }
+  uint32_t size() const { return b().v.size; }
   Node* at(uint32_t i) const { return a.items[i]; }
 };
 
-static_assert(sizeof(Node) == 24, "nodes stay compact");
+// A node of a wide kind: the Node, then its second word.  Standard layout,
+// so a Node* to `node` converts to the WideNode* that holds it.
+struct WideNode {
+  Node node;
+  NodeB b;
+  explicit WideNode(Kind k) : node(k) { b.n = 0; }
+};
+
+static_assert(sizeof(Node) == 16, "nodes stay compact");
+static_assert(sizeof(WideNode) == 24, "nodes stay compact");
+static_assert(std::is_standard_layout_v<WideNode>);
+
+inline NodeB& Node::b() {
+  PICKLEVM_CHECK_WIDE(this);
+  return reinterpret_cast<WideNode*>(this)->b;
+}
+inline const NodeB& Node::b() const {
+  PICKLEVM_CHECK_WIDE(this);
+  return reinterpret_cast<const WideNode*>(this)->b;
+}
 
 // A hash index over canonical-key ids, used by dicts and sets once they pass
 // kLinearLimit entries (below that a linear scan is faster).
@@ -130,6 +189,7 @@ struct KeyRun {
 // once per insertion, so their memory is bounded by the stream's length.
 struct Shape {
   KeyRun* run = nullptr;        // keys: run->keys[0..size)
+  Node** keys = nullptr;        // run->keys, one load nearer
   uint32_t size = 0;
   // The transition taken last from this shape: adding a key of canonical
   // id next_canon (and identity next_ident, see Graph::DictSet) led to

@@ -150,7 +150,7 @@ bool ScalarNumber(const ScalarInfo& s, Node* out, std::string* storage) {
         *storage = StrCat(u);
         out->kind = Kind::kBigInt;
         out->a.p = storage->data();
-        out->b.n = storage->size();
+        out->b().n = storage->size();
         return true;
       }
       out->kind = Kind::kInt;
@@ -167,7 +167,7 @@ bool ScalarNumber(const ScalarInfo& s, Node* out, std::string* storage) {
       size_t half = d.itemsize / 2;
       out->kind = Kind::kComplex;
       out->a.f = LoadFloat(s.data.substr(0, half), big);
-      out->b.f = LoadFloat(s.data.substr(half), big);
+      out->b().f = LoadFloat(s.data.substr(half), big);
       return true;
     }
     default:

@@ -767,7 +767,7 @@ absl::Status Machine::DoAppends(size_t x) {
         }
         std::string_view copy = g_.arena().CopyString(bytes);
         target->a.p = copy.data();
-        target->b.n = copy.size();
+        target->b().n = copy.size();
         break;
       }
       [[fallthrough]];
@@ -789,7 +789,7 @@ absl::Status Machine::DoSetItems(size_t x) {
     return Err(ErrorCode::kValue, "odd number of items for SETITEMS");
   }
   Node* target = stack_[x - 1];
-  DictBody* body;
+  DictBody* body = nullptr;
   switch (target->kind) {
     case Kind::kDict:
       body = target->a.dict;
@@ -1959,7 +1959,7 @@ void Machine::RecordGlobals(bool finished) {
     picklevm::Finding f;
     f.global = std::string(g->a.global->joined);
     f.use = "reference";
-    f.offset = g->b.offset;
+    f.offset = g->b().offset;
     f.allowed = g->marked()
                     ? policy_.Find(f.global, Use::kReference, {}) != nullptr
                     : policy_.AdmitsAny(f.global);
@@ -1993,8 +1993,8 @@ absl::Status Machine::CheckReferences() {
     if (n->kind == Kind::kGlobal &&
         policy_.Find(n->a.global->joined, Use::kReference, {}) == nullptr) {
       status = MakeError(
-          ErrorCode::kRefused, static_cast<int64_t>(n->b.offset),
-          static_cast<uint8_t>(reader_.data()[n->b.offset]),
+          ErrorCode::kRefused, static_cast<int64_t>(n->b().offset),
+          static_cast<uint8_t>(reader_.data()[n->b().offset]),
           StrCat("global ", Quote(n->a.global->joined),
                        " is not admitted for reference"));
     }
