@@ -327,6 +327,37 @@ TEST(GraphApi, NodesTakeSixteenBytesUnlessTheyNeedASecondWord) {
   EXPECT_EQ(c->b().f, -2.0);
 }
 
+TEST(GraphApi, TuplesOfOneOrTwoHoldTheirItemsInline) {
+  Graph g;
+  Node* x = g.NewStr("x", false, true);
+  Node* y = g.NewFloat(2.5);
+  size_t before = g.arena().bytes_used();
+  Node* t1 = g.NewSeq(Kind::kTuple, {x});
+  Node* t2 = g.NewSeq(Kind::kTuple, {x, y});
+  EXPECT_EQ(g.arena().bytes_used() - before, 2u * 24);  // no items arrays
+  Node* t3 = g.NewSeq(Kind::kTuple, {x, y, x});
+  ASSERT_EQ(t1->size(), 1u);
+  EXPECT_EQ(t1->at(0), x);
+  ASSERT_EQ(t2->size(), 2u);
+  EXPECT_EQ(t2->at(0), x);
+  EXPECT_EQ(t2->at(1), y);
+  Node* buf[2];
+  Node* const* items = t2->ItemsOrCopy(buf);
+  EXPECT_EQ(items[0], x);
+  EXPECT_EQ(items[1], y);
+  EXPECT_EQ(t3->ItemsOrCopy(buf), t3->a.items);  // not inline: no copy
+  // An inline tuple is the same key as an equal array-backed one.
+  Node* list = g.NewList();
+  ASSERT_EQ(g.ListExtend(list, {x, y}), GraphErr::kOk);
+  Node* from_list = g.NewSeq(Kind::kTuple, {list->at(0), list->at(1)});
+  uint32_t id2, id_list;
+  Node* culprit;
+  ASSERT_EQ(g.Canon(t2, &id2, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(from_list, &id_list, &culprit), GraphErr::kOk);
+  EXPECT_EQ(id2, id_list);
+  EXPECT_EQ(pvtest::RootJson(t2), R"({"$tuple":["x",2.5]})");
+}
+
 // ---- Dict shapes: small dicts share their key sequence ----------------------
 
 // Keys of `d` in order, as strs (the tests' keys are strs or ints).

@@ -34,7 +34,8 @@ bool AsDouble(const Node* n, double* out) {
 BuildResult BuildFromItems(Kind kind, Graph& graph, Node* source) {
   Node* set = graph.NewSet(kind);
   if (set == nullptr) return Built(nullptr);
-  Node* const* items = source->a.items;
+  Node* buf[2];
+  Node* const* items = source->ItemsOrCopy(buf);
   for (uint32_t i = 0; i < source->size(); ++i) {
     GraphErr e = graph.SetAdd(set->a.set, items[i]);
     if (e == GraphErr::kUnhashable) {

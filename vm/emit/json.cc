@@ -39,7 +39,7 @@ uint32_t ChildCount(const Node* n) {
     case Kind::kList:
     case Kind::kTuple:
     case Kind::kSlice:
-      return n->b().v.size;
+      return n->size();
     case Kind::kDict:
       return n->a.dict->size() * 2;
     case Kind::kSet:
@@ -62,7 +62,7 @@ Node* ChildAt(const Node* n, uint32_t i) {
     case Kind::kList:
     case Kind::kTuple:
     case Kind::kSlice:
-      return n->a.items[i];
+      return n->at(i);
     case Kind::kDict: {
       Entry e = n->a.dict->entry(i / 2);
       return i % 2 ? e.value : e.key;

@@ -183,6 +183,7 @@ class PyRenderer {
       case Kind::kNDArray: {
         uint32_t size = 0;
         Node* const* items = nullptr;
+        Node* buf[2];
         if (n->kind == Kind::kSet || n->kind == Kind::kFrozenSet) {
           size = n->a.set->items.size;
           items = n->a.set->items.data;
@@ -190,8 +191,8 @@ class PyRenderer {
           size = static_cast<uint32_t>(n->a.array->item_count);
           items = n->a.array->items;
         } else {
-          size = n->b().v.size;
-          items = n->a.items;
+          size = n->size();
+          items = n->ItemsOrCopy(buf);
         }
         const char* open = n->kind == Kind::kList    ? "["
                            : n->kind == Kind::kTuple ? "("

@@ -306,9 +306,10 @@ GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
     }
     Node* const* kids;
     uint32_t count;
+    Node* buf[2];
     if (t->kind == Kind::kTuple) {
-      kids = t->a.items;
-      count = t->b().v.size;
+      kids = t->ItemsOrCopy(buf);
+      count = t->size();
     } else {
       kids = t->a.set->items.data;
       count = t->a.set->items.size;

@@ -86,6 +86,13 @@ class Graph {
     if (items.size() > UINT32_MAX) return nullptr;
     Node* n = Alloc(kind);
     if (!n || items.empty()) return n;
+    if (kind == Kind::kTuple && items.size() <= 2) {
+      n->flags |= kInlineItems;
+      n->spare = static_cast<uint16_t>(items.size());
+      n->a.first = items[0];
+      n->b().second = items.size() == 2 ? items[1] : nullptr;
+      return n;
+    }
     Node** data = arena_.NewArray<Node*>(items.size());
     std::memcpy(data, items.data(), items.size() * sizeof(Node*));
     n->a.items = data;

@@ -55,6 +55,11 @@ enum NodeFlags : uint8_t {
   // own map, for the shared nodes only).
   kMarkSeen = 2,
   kMarkShared = 4,
+  // kTuple of one or two items: they are in the node itself (a.first,
+  // b().second) and `spare` holds the count; a record's pairs and the
+  // argument tuples of most calls then need no items array.  Read tuples
+  // through size()/at()/ItemsOrCopy(), never a.items.
+  kInlineItems = 8,
 };
 
 // The first payload word: every node has it.
@@ -63,6 +68,7 @@ union NodeA {
   double f;             // kFloat, kComplex (real part)
   const char* p;        // kStr, kBytes, kByteArray, kBigInt (decimal text)
   Node** items;         // kList, kTuple, kSlice (3 items)
+  Node* first;          // kTuple with kInlineItems: item 0
   DictBody* dict;       // kDict
   struct SetBody* set;  // kSet, kFrozenSet
   Record* rec;          // kObject, kCall
@@ -82,6 +88,7 @@ union NodeB {
     uint32_t capacity;
   } v;
   uint64_t offset;      // kGlobal: offset of the opcode that named it
+  Node* second;         // kTuple with kInlineItems: item 1
 };
 
 // Kinds whose payload takes two words: a pointer and a length, a size or
@@ -132,9 +139,22 @@ struct Node {
   bool marked() const { return flags & kMarkSeen; }
   void Mark() { flags |= kMarkSeen; }
   void Unmark() { flags &= static_cast<uint8_t>(~(kMarkSeen | kMarkShared)); }
-  // Sequence view for lists and tuples.
-  uint32_t size() const { return b().v.size; }
-  Node* at(uint32_t i) const { return a.items[i]; }
+  // Sequence view for lists, tuples and slices.
+  uint32_t size() const {
+    return (flags & kInlineItems) ? spare : b().v.size;
+  }
+  Node* at(uint32_t i) const {
+    if (flags & kInlineItems) return i == 0 ? a.first : b().second;
+    return a.items[i];
+  }
+  // The items as an array: the node's own, or for an inline tuple a copy
+  // in `buf`.
+  Node* const* ItemsOrCopy(Node* (&buf)[2]) const {
+    if (!(flags & kInlineItems)) return a.items;
+    buf[0] = a.first;
+    buf[1] = spare == 2 ? b().second : nullptr;
+    return buf;
+  }
 };
 
 // A node of a wide kind: the Node, then its second word.  Standard layout,

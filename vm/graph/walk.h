@@ -16,7 +16,7 @@ void ForEachChild(const Node* n, Fn&& fn) {
     case Kind::kList:
     case Kind::kTuple:
     case Kind::kSlice:
-      for (uint32_t i = 0; i < n->b().v.size; ++i) fn(n->a.items[i]);
+      for (uint32_t i = 0; i < n->size(); ++i) fn(n->at(i));
       break;
     case Kind::kDict:
       for (Entry e : n->a.dict->items()) {

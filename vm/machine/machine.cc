@@ -625,8 +625,9 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
         }
       }
       Node* kwargs = args[2]->a.dict->size() ? args[2] : nullptr;
+      Node* buf[2];
       return Instantiate(cls,
-                         absl::MakeConstSpan(args[1]->a.items, args[1]->size()),
+                         absl::MakeConstSpan(args[1]->ItemsOrCopy(buf), args[1]->size()),
                          kwargs, Use::kInstantiate, Via::kNew, op_offset_, out);
     }
     default:
@@ -1482,8 +1483,9 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
                                 ", not a tuple"));
       }
       Node* result = nullptr;
+      Node* buf[2];
       PVM_RETURN_IF_ERROR(Call(callable,
-                               absl::MakeConstSpan(args->a.items, args->size()),
+                               absl::MakeConstSpan(args->ItemsOrCopy(buf), args->size()),
                                nullptr, Use::kCall, Via::kCall, &result));
       return Push(result);
     }
@@ -1550,8 +1552,9 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
         if (kwargs->a.dict->size() == 0) kwargs = nullptr;
       }
       Node* result = nullptr;
+      Node* buf[2];
       PVM_RETURN_IF_ERROR(Call(cls,
-                               absl::MakeConstSpan(args->a.items, args->size()),
+                               absl::MakeConstSpan(args->ItemsOrCopy(buf), args->size()),
                                kwargs, Use::kInstantiate, Via::kNew, &result));
       return Push(result);
     }
