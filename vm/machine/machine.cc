@@ -1785,6 +1785,36 @@ absl::Status Machine::FastRun() {
         switch (static_cast<Op>(p[0])) {
           case Op::kInt: {
             if (line.size() < 2) goto done;
+            // Plain decimal, as protocol 0 writes every int that is not a
+            // bool: "-"? [1-9][0-9]{0,17} or "-"? "0", read here (it fits
+            // int64, where ParseIntOpcode's strtol path gives the same value
+            // and applies no digit limit).  Anything else -- 00/01 (bools),
+            // octal or hex, spaces, '+', more digits -- is ParseIntOpcode's.
+            {
+              std::string_view body = line.substr(0, line.size() - 1);
+              bool neg = body[0] == '-';
+              if (neg) body.remove_prefix(1);
+              if (!body.empty() && body.size() <= 18 &&
+                  (body[0] != '0' || body.size() == 1)) {
+                uint64_t x = 0;
+                bool plain = true;
+                for (char c : body) {
+                  if (c < '0' || c > '9') {
+                    plain = false;
+                    break;
+                  }
+                  x = x * 10 + static_cast<uint64_t>(c - '0');
+                }
+                int64_t value = neg ? -static_cast<int64_t>(x)
+                                    : static_cast<int64_t>(x);
+                // A 2-character line of value 0 or 1 is a bool to CPython
+                // ("-0" is False): ParseIntOpcode knows.
+                if (plain && !(line.size() == 3 && (value == 0 || value == 1))) {
+                  v = g_.NewInt(value);
+                  break;
+                }
+              }
+            }
             PyInt i;
             bool is_bool;
             if (ParseIntOpcode(line, opts_.limits.max_int_digits, &i,
