@@ -165,9 +165,25 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size,
         ops.insert(ops.begin() + gen.Below(n + 1), ops[i]);
       }
       break;
-    case 4: {  // splice a memo reference: BINGET/BINPUT of a small index
-      std::string op(1, static_cast<char>(gen.Below(2) ? 0x68 : 0x71));
-      op.push_back(static_cast<char>(gen.Below(8)));
+    case 4: {  // splice a memo reference: BINGET/BINPUT
+      bool get = gen.Below(2);
+      std::string op;
+      if (gen.Below(4)) {  // a small index, where most memo traffic is
+        op.push_back(static_cast<char>(get ? 0x68 : 0x71));
+        op.push_back(static_cast<char>(gen.Below(8)));
+      } else {
+        // LONG_BINGET/LONG_BINPUT of a large index: the memo keeps indices
+        // far past its PUT count in a hash map and moves them into its
+        // vector as it grows over them (a bug once hid there), so reach
+        // the sparse threshold, just past it, and the top of the range.
+        static const uint32_t kBases[] = {1024, 1030, 4096, 65536,
+                                          0xFFFFFFF0u};
+        uint32_t index = kBases[gen.Below(5)] + gen.Below(16);
+        op.push_back(static_cast<char>(get ? 0x6a : 0x72));
+        for (int k = 0; k < 4; ++k) {
+          op.push_back(static_cast<char>((index >> (8 * k)) & 0xff));
+        }
+      }
       ops.insert(ops.begin() + gen.Below(n + 1), op);
       break;
     }
