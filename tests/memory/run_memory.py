@@ -20,6 +20,8 @@ malloc, picklevm RelWithDebInfo, inputs up to 10 MB.  Measured worst slopes
     1M-deep nested list (] x N, a x N-1)        ~54
     5M MEMOIZE of one value                     ~54
     1M-deep dict-of-dict / 1M int keys          ~38-44
+    2M dicts keyed by a fresh tuple             ~30
+    100k dicts diverging at the shape limit     ~8
     5M EMPTY_LIST+POP pairs                     ~17  (expected ~1: see below)
 
 A = 384 is about twice the worst slope and B = 16 MiB twice the largest
@@ -278,6 +280,13 @@ def gen_shape_divergence(n):
                     NONE + SETITEMS + POP)
     body.append(NONE + STOP)
     return b"".join(body)
+
+
+def gen_tuple_key_dicts(n):
+    # n dicts, each with a fresh () as its key: a key compared by identity,
+    # which no other dict can share a key sequence with.
+    return proto(2) + (EMPTY_DICT + EMPTY_TUPLE + NONE + SETITEM + POP) * n + \
+        NONE + STOP
 
 
 def gen_many_big_ints(count, digits):
@@ -596,6 +605,9 @@ def cases():
                       3, 2)))
     c.append(Case("100k dicts diverging at the shape limit",
                   lambda: gen_shape_divergence(N // 10),
+                  check=expect_root(b"null", proto_n=2)))
+    c.append(Case("2M dicts keyed by a fresh tuple",
+                  lambda: gen_tuple_key_dicts(2 * N),
                   check=expect_root(b"null", proto_n=2)))
     c.append(Case("5M EMPTY_LIST+POP", lambda: gen_push_pop(5 * N),
                   check=expect_root(b"null", proto_n=2)))

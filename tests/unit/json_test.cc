@@ -381,6 +381,46 @@ TEST(JsonRecords, CallOfACallResult) {
             R"("kwargs":{},"offset":6}},"args":[],"kwargs":{},"offset":8}})");
 }
 
+TEST(JsonRecords, KwargsAreTheCallsNotLaterAdditions) {
+  // C.__new__(C, **d) with d = {'a': None} memoized, then d[5] = None after
+  // the call: CPython's call had copied its keywords, so the record shows
+  // a=None only -- and never a non-str key as a keyword name (reading one
+  // as a str was an out-of-bounds read).  Record mode says the dict
+  // changed; strict mode refuses the change (see the BUILD state test).
+  const char* p = R"(\x80\x04cm\nC\n)}\x94\x8c\x01aNs\x92h\x00K\x05Ns0.)";
+  auto rec = Load(Py(p), Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  EXPECT_EQ(rec->json,
+            R"({"$call":{"callable":"m:C","args":[],"kwargs":{"a":null},)"
+            R"("offset":15}})");
+  ASSERT_EQ(rec->result.warnings.size(), 1u);
+  EXPECT_NE(rec->result.warnings[0].find("offset 21: SETITEM on a dict"),
+            std::string::npos) << rec->result.warnings[0];
+  auto policy = pvtest::MakePolicy({{"m:C", pvtest::kInst}});
+  MachineOptions o;
+  o.policy = policy.get();
+  EXPECT_EQ(pvtest::ErrorAt(*LoadWith(Py(p), o)), "strict@21 SETITEM");
+}
+
+TEST(JsonRecords, BuildStateChangedAfterTheBuild) {
+  // obj = C(); d = {'x': 1}; BUILD obj with d; then d['__setstate__'] =
+  // ... through the memo.  CPython's BUILD had copied d into obj.__dict__,
+  // so the key never reaches the object; strict mode refuses the change
+  // (it would otherwise slip a dunder key past the BUILD check into the
+  // object's state), record mode shows it with a warning, once.
+  const char* p =
+      R"(\x80\x04cm\nC\n)\x81}\x94\x8c\x01xK\x01sbh\x00)"
+      R"(\x8c\x0c__setstate__Nsh\x00\x8c\x01yNs0.)";
+  auto policy = pvtest::MakePolicy({{"m:C", pvtest::kInst}});
+  MachineOptions o;
+  o.policy = policy.get();
+  auto strict = LoadWith(Py(p), o);
+  EXPECT_EQ(pvtest::ErrorAt(*strict), "strict@35 SETITEM");
+  auto rec = Load(Py(p), Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  EXPECT_EQ(rec->result.warnings.size(), 1u);
+}
+
 TEST(JsonRecords, KwargsNamesAreValidUtf8) {
   // C.__new__(C, **{'\ud800': 1}) via NEWOBJ_EX: CPython accepts any str
   // as a keyword name.  Whatever form the name takes in the document, the

@@ -24,7 +24,7 @@ struct RecordLayout {
     callable = (n->kind == Kind::kCall &&
                 r->callable->kind != Kind::kGlobal) ? 1 : 0;
     args = r->args.size;
-    kwargs = r->kwargs ? r->kwargs->a.dict->size() : 0;
+    kwargs = r->kwargs ? r->kwargs_size : 0;
     state = r->state ? 1 : 0;
     items = r->items.size;
     dictitems = r->dictitems.size() * 2;

@@ -403,7 +403,8 @@ void WriteTracePython(const TraceReport& report, OutBuffer* out) {
         args += r.Render(c.args[i]);
       }
       if (c.kwargs != nullptr) {
-        for (Entry e : c.kwargs->a.dict->items()) {
+        for (uint32_t i = 0; i < c.kwargs_size; ++i) {
+          Entry e = c.kwargs->a.dict->entry(i);
           if (!args.empty()) args += ", ";
           StrAppend(&args, e.key->str(), "=", r.Render(e.value));
         }

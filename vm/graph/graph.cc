@@ -455,10 +455,19 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
           return GraphErr::kOk;
         }
       }
-      if (size == kShapeLimit) {
-        // Too big to share keys profitably: the dict takes its own.
+      // The dict takes its own keys when sharing would not pay: past the
+      // shape limit, or for a key compared by identity (a tuple, a float,
+      // an object: no other dict can take that transition, so a shape per
+      // such key would only cost memory; None and the bools are single
+      // nodes, so they share).
+      bool shareable = ident == nullptr || key->kind == Kind::kBool ||
+                       key->kind == Kind::kNone;
+      if (size == kShapeLimit || !shareable) {
+        if (size == dict->values.capacity && !DictGrow(dict, size + 1, false)) {
+          return GraphErr::kTooLarge;
+        }
         Node** keys = arena_.NewArray<Node*>(dict->values.capacity);
-        std::memcpy(keys, dict->keys, size * sizeof(Node*));
+        if (size) std::memcpy(keys, dict->keys, size * sizeof(Node*));
         dict->keys = keys;
         dict->shape = nullptr;
         return DictAppendOwn(dict, key, value);

@@ -60,6 +60,13 @@ enum NodeFlags : uint8_t {
   // argument tuples of most calls then need no items array.  Read tuples
   // through size()/at()/ItemsOrCopy(), never a.items.
   kInlineItems = 8,
+  // kDict: a BUILD applied it as an object's state, or a call took it as
+  // keywords.  CPython copied it then (obj.__dict__.update(state),
+  // f(**kwargs)), so a later SETITEM on it would not reach the object; the
+  // graph shares the dict instead (copying would let a stream make one
+  // copy per BUILD), so the machine refuses (strict) or flags (record) the
+  // change.
+  kConsumed = 16,
 };
 
 // The first payload word: every node has it.
@@ -274,7 +281,14 @@ enum class Via : uint8_t { kNew, kCall };
 struct Record {
   Node* callable = nullptr;  // usually a kGlobal; in record mode any value
   ArenaVec<Node*> args;
-  Node* kwargs = nullptr;    // a kDict with str keys only, or nullptr
+  // Keyword arguments: the first kwargs_size entries of this kDict (all
+  // with str keys), or nullptr.  The size is taken at the call: the stream
+  // may memoize the dict and add to it afterwards, and CPython's call had
+  // copied the keywords by then (its later values, if the stream replaces
+  // one, are shown: the graph does not copy the dict, so that a stream
+  // cannot make it copy one big dict per call).
+  Node* kwargs = nullptr;
+  uint32_t kwargs_size = 0;
   Node* state = nullptr;     // BUILD argument (nullptr: no BUILD)
   ArenaVec<Node*> items;     // APPEND(S)
   DictBody dictitems;        // SETITEM(S)

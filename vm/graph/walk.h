@@ -36,7 +36,9 @@ void ForEachChild(const Node* n, Fn&& fn) {
       }
       for (Node* arg : r->args) fn(arg);
       if (r->kwargs != nullptr) {
-        for (Entry e : r->kwargs->a.dict->items()) fn(e.value);
+        for (uint32_t i = 0; i < r->kwargs_size; ++i) {
+          fn(r->kwargs->a.dict->value(i));
+        }
       }
       if (r->state != nullptr) fn(r->state);
       for (Node* item : r->items) fn(item);

@@ -351,22 +351,28 @@ class Machine {
     LogCall(fn, args, nullptr, false, result, Use::kCall);
     return absl::OkStatus();
   }
-  // Calls fn(entry) for each entry of a BUILD state: a dict, or the two
-  // dicts of a (state, slot state) pair.
+  // The dicts of a BUILD state: the state itself, or both halves of a
+  // (state, slot state) pair.
   template <typename Fn>
-  static void ForEachStateEntry(const Node* state, Fn&& fn) {
+  static void ForEachStateDict(Node* state, Fn&& fn) {
     if (state == nullptr) return;
-    const Node* dicts[2] = {state, nullptr};
+    Node* dicts[2] = {state, nullptr};
     if (state->kind == Kind::kTuple && state->size() == 2) {
       dicts[0] = state->at(0);
       dicts[1] = state->at(1);
     }
-    for (const Node* d : dicts) {
-      if (d == nullptr || d->kind != Kind::kDict) continue;
+    for (Node* d : dicts) {
+      if (d != nullptr && d->kind == Kind::kDict) fn(d);
+    }
+  }
+  // Calls fn(entry) for each str-keyed entry of a BUILD state's dicts.
+  template <typename Fn>
+  static void ForEachStateEntry(const Node* state, Fn&& fn) {
+    ForEachStateDict(const_cast<Node*>(state), [&](const Node* d) {
       for (Entry e : d->a.dict->items()) {
         if (e.key->kind == Kind::kStr) fn(e);
       }
-    }
+    });
   }
   // The value a BUILD state gives the attribute `key`, or nullptr.
   static Node* StateAttr(const Node* state, std::string_view key) {
@@ -488,6 +494,7 @@ void Machine::LogCall(Node* callable, absl::Span<Node* const> args,
   ev.callable = callable;
   ev.args.assign(args.begin(), args.end());
   ev.kwargs = kwargs;
+  ev.kwargs_size = kwargs ? kwargs->a.dict->size() : 0;
   ev.offset = op_offset_;
   ev.opcode = static_cast<uint8_t>(opcode_);
   ev.admitted = admitted;
@@ -502,6 +509,8 @@ Node* Machine::RecordCall(Node* callable, absl::Span<Node* const> args,
   if (n == nullptr) return nullptr;
   if (g_.RecordArgs(n->a.rec, args) != GraphErr::kOk) return nullptr;
   n->a.rec->kwargs = kwargs;
+  n->a.rec->kwargs_size = kwargs ? kwargs->a.dict->size() : 0;
+  if (kwargs) kwargs->flags |= kConsumed;
   n->a.rec->opcode = static_cast<uint8_t>(opcode_);
   return n;
 }
@@ -535,6 +544,8 @@ absl::Status Machine::Instantiate(Node* cls, absl::Span<Node* const> args,
   obj->a.rec->takes_dictitems = rule->dictitems;
   obj->a.rec->via = via;
   obj->a.rec->kwargs = kwargs;
+  obj->a.rec->kwargs_size = kwargs ? kwargs->a.dict->size() : 0;
+  if (kwargs) kwargs->flags |= kConsumed;
   obj->a.rec->opcode = static_cast<uint8_t>(opcode_);
   PVM_RETURN_IF_ERROR(FromGraphErr(g_.RecordArgs(obj->a.rec, args), nullptr));
   AddFinding(cls, use, true);
@@ -793,6 +804,21 @@ absl::Status Machine::DoSetItems(size_t x) {
   DictBody* body = nullptr;
   switch (target->kind) {
     case Kind::kDict:
+      if (target->flags & kConsumed) {
+        if (strict_) {
+          return Err(ErrorCode::kStrict,
+                     "SETITEM on a dict that a BUILD or a call already took "
+                     "(Python had copied it; the change would not reach "
+                     "the object)");
+        }
+        // Once per dict: a warning per SETITEM would let a stream grow
+        // the warnings without bound.
+        target->flags &= static_cast<uint8_t>(~kConsumed);
+        out_.warnings.push_back(StrCat(
+            "offset ", op_offset_, ": SETITEM on a dict that a BUILD or a "
+            "call already took; the graph shows the dict as changed, "
+            "Python's object would not have the change"));
+      }
       body = target->a.dict;
       break;
     case Kind::kList:
@@ -877,6 +903,7 @@ absl::Status Machine::DoBuild() {
       }
       if (r->builds < 255) ++r->builds;
       r->state = state;
+      ForEachStateDict(state, [](Node* d) { d->flags |= kConsumed; });
       if (!strict_) {
         CallEvent ev;
         ev.callable = r->callable;
@@ -1880,7 +1907,10 @@ absl::Status Machine::FastRun() {
       // and ListAppend change nothing when they fail.
       case Op::kSetitem: {
         const size_t len = stack_.size();
-        if (Above() < 3 || stack_[len - 3]->kind != Kind::kDict) goto slow;
+        if (Above() < 3 || stack_[len - 3]->kind != Kind::kDict ||
+            (stack_[len - 3]->flags & kConsumed)) {
+          goto slow;
+        }
         if (g_.DictSet(stack_[len - 3]->a.dict, stack_[len - 2],
                        stack_[len - 1]) != GraphErr::kOk) {
           goto done;

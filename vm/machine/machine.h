@@ -87,6 +87,7 @@ struct CallEvent {
   Node* callable = nullptr;      // usually a kGlobal
   std::vector<Node*> args;
   Node* kwargs = nullptr;        // kDict or nullptr
+  uint32_t kwargs_size = 0;      // its entries at the call (see Record)
   uint64_t offset = 0;           // the opcode that made the call
   uint8_t opcode = 0;
   bool admitted = false;
