@@ -421,6 +421,26 @@ TEST(JsonRecords, BuildStateChangedAfterTheBuild) {
   EXPECT_EQ(rec->result.warnings.size(), 1u);
 }
 
+TEST(JsonRecords, SecondBuildSeesOnlyWhatTheFirstBuildTook) {
+  // Record mode: obj = C(); BUILD obj {'x': 1}; then the memoized state
+  // gets '__setstate__': print; then BUILD obj {'y': 2}.  CPython copied
+  // {'x': 1} into obj.__dict__ at the first BUILD, so the second BUILD
+  // finds no __setstate__ and calls nothing; the trace must not show a
+  // print({'y': 2}).
+  const char* p =
+      R"(\x80\x02cm\nC\n)\x81}q\x00X\x01\x00\x00\x00xK\x01sbh\x00)"
+      R"(X\x0c\x00\x00\x00__setstate__cbuiltins\nprint\ns0)"
+      R"(}X\x01\x00\x00\x00yK\x02sb.)";
+  auto rec = Load(Py(p), Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  for (const CallEvent& c : rec->result.calls) {
+    ASSERT_NE(c.callable, nullptr);
+    EXPECT_FALSE(c.callable->kind == Kind::kGlobal &&
+                 c.callable->a.global->joined == "builtins:print")
+        << "a call of print from a key added after the first BUILD";
+  }
+}
+
 TEST(JsonRecords, KwargsNamesAreValidUtf8) {
   // C.__new__(C, **{'\ud800': 1}) via NEWOBJ_EX: CPython accepts any str
   // as a keyword name.  Whatever form the name takes in the document, the
@@ -594,6 +614,31 @@ TEST(JsonArrays, ArraysOverOneLatin1StrShareTheirBytes) {
   // hashlib.sha256(bytes(range(0xf0, 0x100))).hexdigest()
   EXPECT_NE(o->json.find("96053d1a0f5e0b02950c81282738484c5d28c6e250e8ad0315fe1d38cf0473a5"),
             std::string::npos);
+}
+
+// A dict subclass (sklearn's Bunch) as a BUILD state: CPython's
+// load_build takes any dict, and the estimator's __setstate__ updates its
+// __dict__ from it, so the dunder check covers its entries too.
+TEST(JsonDefaultPolicy, DictSubclassStateIsCheckedForDunderKeys) {
+  auto o = LoadHexWithDefaultPolicy(
+      "800263736b6c6561726e2e6c696e6561725f6d6f64656c2e5f626173650a4c696e65"
+      "617252656772657373696f6e0a298163736b6c6561726e2e7574696c732e5f62756e"
+      "63680a42756e63680a2981580c0000005f5f73657473746174655f5f4e73622e");
+  EXPECT_EQ(pvtest::ErrorAt(*o), "refused@98 BUILD");
+}
+
+// numpy keeps a structured dtype's fields dict as dtype.fields: a SETITEM
+// on it after the dtype's BUILD changes the dtype in Python (checked:
+// pickle.loads of this stream gives fields 'a' and 'b'), which the graph's
+// copy would not show, so strict mode refuses it.
+TEST(JsonDefaultPolicy, DtypeFieldsChangedAfterTheBuildAreRefused) {
+  auto o = LoadHexWithDefaultPolicy(
+      "8002636e756d70790a64747970650a71005802000000563471018988877102527103"
+      "284b0358010000007c71044e58010000006171058571067d71076805680058020000"
+      "0069347108898887710952710a284b0358010000003c710b4e4e4e4affffffff4aff"
+      "ffffff4b0074710c624b0086710d734b044b014b1074710e62680758010000006268"
+      "0d73302e");
+  EXPECT_EQ(pvtest::ErrorAt(*o), "strict@137 SETITEM");
 }
 
 }  // namespace

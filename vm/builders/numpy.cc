@@ -209,6 +209,10 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
       return false;
     }
     const DictBody* fd = fields->a.dict;
+    // numpy keeps this dict as dtype.fields: a later SETITEM on it would
+    // change the dtype in Python, and the copy made below would not see it
+    // (the machine refuses or flags such a SETITEM: kConsumed).
+    fields->flags |= kConsumed;
     for (uint32_t i = 0; i < names->size(); ++i) {
       Node* name = names->at(i);
       if (name->kind != Kind::kStr || name->has_surrogates()) {

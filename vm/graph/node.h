@@ -60,8 +60,8 @@ enum NodeFlags : uint8_t {
   // argument tuples of most calls then need no items array.  Read tuples
   // through size()/at()/ItemsOrCopy(), never a.items.
   kInlineItems = 8,
-  // kDict: a BUILD applied it as an object's state, or a call took it as
-  // keywords.  CPython copied it then (obj.__dict__.update(state),
+  // kDict (or a dict-subclass instance): a BUILD applied it as an object's
+  // state, a call took it as keywords, or a numpy dtype its fields.  CPython copied it then (obj.__dict__.update(state),
   // f(**kwargs)), so a later SETITEM on it would not reach the object; the
   // graph shares the dict instead (copying would let a stream make one
   // copy per BUILD), so the machine refuses (strict) or flags (record) the
@@ -290,6 +290,9 @@ struct Record {
   Node* kwargs = nullptr;
   uint32_t kwargs_size = 0;
   Node* state = nullptr;     // BUILD argument (nullptr: no BUILD)
+  // Entries of the state's dict bodies (the state, or the halves of a
+  // (state, slot state) pair) at its BUILD: what CPython copied.
+  uint32_t state_size[2] = {0, 0};
   ArenaVec<Node*> items;     // APPEND(S)
   DictBody dictitems;        // SETITEM(S)
   uint64_t offset = 0;       // the opcode that made the call

@@ -351,37 +351,60 @@ class Machine {
     LogCall(fn, args, nullptr, false, result, Use::kCall);
     return absl::OkStatus();
   }
-  // The dicts of a BUILD state: the state itself, or both halves of a
-  // (state, slot state) pair.
+  // The dict bodies of a BUILD state, with the node holding each: the
+  // state itself or both halves of a (state, slot state) pair, each a dict
+  // or an instance of a dict subclass (its SETITEM entries: CPython's
+  // load_build takes any dict).  fn(holder, body, half).
   template <typename Fn>
-  static void ForEachStateDict(Node* state, Fn&& fn) {
+  static void ForEachStateBody(Node* state, Fn&& fn) {
     if (state == nullptr) return;
-    Node* dicts[2] = {state, nullptr};
+    Node* halves[2] = {state, nullptr};
     if (state->kind == Kind::kTuple && state->size() == 2) {
-      dicts[0] = state->at(0);
-      dicts[1] = state->at(1);
+      halves[0] = state->at(0);
+      halves[1] = state->at(1);
     }
-    for (Node* d : dicts) {
-      if (d != nullptr && d->kind == Kind::kDict) fn(d);
+    for (int k = 0; k < 2; ++k) {
+      Node* d = halves[k];
+      if (d == nullptr) continue;
+      if (d->kind == Kind::kDict) {
+        fn(d, static_cast<const DictBody*>(d->a.dict), k);
+      } else if ((d->kind == Kind::kObject || d->kind == Kind::kCall) &&
+                 (d->a.rec->takes_dictitems || !d->a.rec->dictitems.empty())) {
+        fn(d, static_cast<const DictBody*>(&d->a.rec->dictitems), k);
+      }
     }
   }
-  // Calls fn(entry) for each str-keyed entry of a BUILD state's dicts.
+  // Calls fn(entry) for each str-keyed entry of a BUILD state; with
+  // `sizes`, only the entries each half had at its BUILD (Record's
+  // state_size: what CPython copied).
   template <typename Fn>
-  static void ForEachStateEntry(const Node* state, Fn&& fn) {
-    ForEachStateDict(const_cast<Node*>(state), [&](const Node* d) {
-      for (Entry e : d->a.dict->items()) {
+  static void ForEachStateEntry(const Node* state, Fn&& fn,
+                                const uint32_t* sizes = nullptr) {
+    ForEachStateBody(const_cast<Node*>(state),
+                     [&](Node*, const DictBody* body, int k) {
+      uint32_t n = body->size();
+      if (sizes != nullptr && sizes[k] < n) n = sizes[k];
+      for (uint32_t i = 0; i < n; ++i) {
+        Entry e = body->entry(i);
         if (e.key->kind == Kind::kStr) fn(e);
       }
     });
   }
   // The value a BUILD state gives the attribute `key`, or nullptr.
-  static Node* StateAttr(const Node* state, std::string_view key) {
+  static Node* StateAttr(const Node* state, std::string_view key,
+                         const uint32_t* sizes = nullptr) {
     Node* found = nullptr;
-    ForEachStateEntry(state, [&](const Entry& e) {
-      if (found == nullptr && e.key->str() == key) found = e.value;
-    });
+    ForEachStateEntry(
+        state,
+        [&](const Entry& e) {
+          if (found == nullptr && e.key->str() == key) found = e.value;
+        },
+        sizes);
     return found;
   }
+  // A SETITEM on a dict (or dict-subclass instance) that a BUILD applied
+  // or a call took: see kConsumed.
+  absl::Status CheckNotConsumed(Node* target);
   absl::Status DoSetItems(size_t x);
   absl::Status DoBuild();
   absl::Status DoStop();
@@ -792,6 +815,23 @@ absl::Status Machine::DoAppends(size_t x) {
   return absl::OkStatus();
 }
 
+absl::Status Machine::CheckNotConsumed(Node* target) {
+  if (!(target->flags & kConsumed)) return absl::OkStatus();
+  if (strict_) {
+    return Err(ErrorCode::kStrict,
+               "SETITEM on a dict that a BUILD or a call already took "
+               "(what was built from it saw the dict as it was then)");
+  }
+  // Once per dict: a warning per SETITEM would let a stream grow the
+  // warnings without bound.
+  target->flags &= static_cast<uint8_t>(~kConsumed);
+  out_.warnings.push_back(StrCat(
+      "offset ", op_offset_, ": SETITEM on a dict that a BUILD or a call "
+      "already took; the graph shows the dict as changed, what was built "
+      "from it saw it as it was then"));
+  return absl::OkStatus();
+}
+
 // SETITEM / SETITEMS: x is the stack index just above the target.
 absl::Status Machine::DoSetItems(size_t x) {
   size_t len = stack_.size();
@@ -804,21 +844,7 @@ absl::Status Machine::DoSetItems(size_t x) {
   DictBody* body = nullptr;
   switch (target->kind) {
     case Kind::kDict:
-      if (target->flags & kConsumed) {
-        if (strict_) {
-          return Err(ErrorCode::kStrict,
-                     "SETITEM on a dict that a BUILD or a call already took "
-                     "(Python had copied it; the change would not reach "
-                     "the object)");
-        }
-        // Once per dict: a warning per SETITEM would let a stream grow
-        // the warnings without bound.
-        target->flags &= static_cast<uint8_t>(~kConsumed);
-        out_.warnings.push_back(StrCat(
-            "offset ", op_offset_, ": SETITEM on a dict that a BUILD or a "
-            "call already took; the graph shows the dict as changed, "
-            "Python's object would not have the change"));
-      }
+      PVM_RETURN_IF_ERROR(CheckNotConsumed(target));
       body = target->a.dict;
       break;
     case Kind::kList:
@@ -840,6 +866,7 @@ absl::Status Machine::DoSetItems(size_t x) {
       return absl::OkStatus();
     case Kind::kObject:
     case Kind::kCall:
+      PVM_RETURN_IF_ERROR(CheckNotConsumed(target));
       if (!target->a.rec->takes_dictitems) {
         if (strict_) return RefuseItems(target, "SETITEM", "__setitem__");
         FlagItems(target, "SETITEM calls its __setitem__");
@@ -879,7 +906,7 @@ absl::Status Machine::DoBuild() {
         }
         // An earlier state that set __setstate__ makes this BUILD a call of
         // whatever it was set to, with this state as the argument.
-        if (Node* fn = StateAttr(r->state, "__setstate__")) {
+        if (Node* fn = StateAttr(r->state, "__setstate__", r->state_size)) {
           return SetstateCall(fn, state);
         }
         out_.warnings.push_back(StrCat(
@@ -903,7 +930,11 @@ absl::Status Machine::DoBuild() {
       }
       if (r->builds < 255) ++r->builds;
       r->state = state;
-      ForEachStateDict(state, [](Node* d) { d->flags |= kConsumed; });
+      r->state_size[0] = r->state_size[1] = 0;
+      ForEachStateBody(state, [r](Node* holder, const DictBody* body, int k) {
+        holder->flags |= kConsumed;
+        r->state_size[k] = body->size();
+      });
       if (!strict_) {
         CallEvent ev;
         ev.callable = r->callable;
