@@ -441,6 +441,45 @@ TEST(JsonRecords, SecondBuildSeesOnlyWhatTheFirstBuildTook) {
   }
 }
 
+// The globals record mode shows as called, in order.
+std::vector<std::string> CalledGlobals(const pvtest::Outcome& o) {
+  std::vector<std::string> out;
+  for (const CallEvent& c : o.result.calls) {
+    if (c.callable != nullptr && c.callable->kind == Kind::kGlobal && !c.build) {
+      out.emplace_back(c.callable->a.global->joined);
+    }
+  }
+  return out;
+}
+
+TEST(JsonRecords, SecondBuildCallsTheSetstateTheFirstBuildSet) {
+  // BUILD obj {'__setstate__': len} (memoized); the dict's value then
+  // becomes print; BUILD obj {'y': 2}.  obj.__dict__ got len at the first
+  // BUILD, so CPython calls len({'y': 2}).
+  const char* p =
+      R"(\x80\x02cm\nC\n)\x81}q\x00X\x0c\x00\x00\x00__setstate__)"
+      R"(cbuiltins\nlen\nsbh\x00X\x0c\x00\x00\x00__setstate__)"
+      R"(cbuiltins\nprint\ns0}X\x01\x00\x00\x00yK\x02sb.)";
+  auto rec = Load(Py(p), Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  EXPECT_EQ(CalledGlobals(*rec),
+            (std::vector<std::string>{"m:C", "builtins:len"}));
+}
+
+TEST(JsonRecords, ClassSetstatePlantedAfterTheFirstBuildIsCalled) {
+  // obj = C(); BUILD obj {'x': 1}; BUILD C (None, {'__setstate__':
+  // print}); BUILD obj {'y': 2}: the class attribute is looked up at
+  // every BUILD, so CPython calls print({'y': 2}).
+  const char* p =
+      R"(\x80\x02cm\nC\n)\x81q\x00}X\x01\x00\x00\x00xK\x01sb0)"
+      R"(cm\nC\nN}X\x0c\x00\x00\x00__setstate__cbuiltins\nprint\ns\x86b0)"
+      R"(h\x00}X\x01\x00\x00\x00yK\x02sb.)";
+  auto rec = Load(Py(p), Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  EXPECT_EQ(CalledGlobals(*rec),
+            (std::vector<std::string>{"m:C", "builtins:print"}));
+}
+
 TEST(JsonRecords, KwargsNamesAreValidUtf8) {
   // C.__new__(C, **{'\ud800': 1}) via NEWOBJ_EX: CPython accepts any str
   // as a keyword name.  Whatever form the name takes in the document, the

@@ -290,9 +290,9 @@ struct Record {
   Node* kwargs = nullptr;
   uint32_t kwargs_size = 0;
   Node* state = nullptr;     // BUILD argument (nullptr: no BUILD)
-  // Entries of the state's dict bodies (the state, or the halves of a
-  // (state, slot state) pair) at its BUILD: what CPython copied.
-  uint32_t state_size[2] = {0, 0};
+  // The __setstate__ an applied state put on the instance (record mode: a
+  // later BUILD calls it), as the state had it at that BUILD.
+  Node* setstate = nullptr;
   ArenaVec<Node*> items;     // APPEND(S)
   DictBody dictitems;        // SETITEM(S)
   uint64_t offset = 0;       // the opcode that made the call

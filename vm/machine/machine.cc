@@ -374,32 +374,22 @@ class Machine {
       }
     }
   }
-  // Calls fn(entry) for each str-keyed entry of a BUILD state; with
-  // `sizes`, only the entries each half had at its BUILD (Record's
-  // state_size: what CPython copied).
+  // Calls fn(entry) for each str-keyed entry of a BUILD state.
   template <typename Fn>
-  static void ForEachStateEntry(const Node* state, Fn&& fn,
-                                const uint32_t* sizes = nullptr) {
+  static void ForEachStateEntry(const Node* state, Fn&& fn) {
     ForEachStateBody(const_cast<Node*>(state),
-                     [&](Node*, const DictBody* body, int k) {
-      uint32_t n = body->size();
-      if (sizes != nullptr && sizes[k] < n) n = sizes[k];
-      for (uint32_t i = 0; i < n; ++i) {
-        Entry e = body->entry(i);
+                     [&](Node*, const DictBody* body, int) {
+      for (Entry e : body->items()) {
         if (e.key->kind == Kind::kStr) fn(e);
       }
     });
   }
   // The value a BUILD state gives the attribute `key`, or nullptr.
-  static Node* StateAttr(const Node* state, std::string_view key,
-                         const uint32_t* sizes = nullptr) {
+  static Node* StateAttr(const Node* state, std::string_view key) {
     Node* found = nullptr;
-    ForEachStateEntry(
-        state,
-        [&](const Entry& e) {
-          if (found == nullptr && e.key->str() == key) found = e.value;
-        },
-        sizes);
+    ForEachStateEntry(state, [&](const Entry& e) {
+      if (found == nullptr && e.key->str() == key) found = e.value;
+    });
     return found;
   }
   // A SETITEM on a dict (or dict-subclass instance) that a BUILD applied
@@ -904,13 +894,11 @@ absl::Status Machine::DoBuild() {
         if (strict_) {
           return Err(ErrorCode::kStrict, "a second BUILD on one object");
         }
-        // An earlier state that set __setstate__ makes this BUILD a call of
-        // whatever it was set to, with this state as the argument.
-        if (Node* fn = StateAttr(r->state, "__setstate__", r->state_size)) {
-          return SetstateCall(fn, state);
-        }
-        out_.warnings.push_back(StrCat(
-            "offset ", op_offset_, ": a second BUILD on one object"));
+        // CPython looks __setstate__ up on the instance first: an earlier
+        // state that set it makes this BUILD a call of what it was set to
+        // then (later changes to that state dict never reached the
+        // instance), with this state as the argument.
+        if (r->setstate != nullptr) return SetstateCall(r->setstate, state);
       }
       if (absl::Status keys = CheckStateKeys(state); !keys.ok()) {
         if (strict_) return keys;
@@ -919,21 +907,27 @@ absl::Status Machine::DoBuild() {
                      std::string(GetErrorInfo(keys).reason));
         }
       }
-      // A class whose __setstate__ an earlier BUILD replaced: this BUILD
-      // calls the replacement.
-      if (r->builds == 0 && r->callable->kind == Kind::kGlobal) {
+      // Then on the class: a class whose __setstate__ an earlier BUILD
+      // replaced makes every BUILD of its instances a call of the
+      // replacement.
+      if (r->callable->kind == Kind::kGlobal) {
         auto it = class_setstate_.find(ToAbsl(r->callable->a.global->joined));
         if (it != class_setstate_.end()) {
-          ++r->builds;
+          if (r->builds < 255) ++r->builds;
           return SetstateCall(it->second, state);
         }
       }
+      if (r->builds > 0) {
+        out_.warnings.push_back(StrCat(
+            "offset ", op_offset_, ": a second BUILD on one object"));
+      }
       if (r->builds < 255) ++r->builds;
       r->state = state;
-      r->state_size[0] = r->state_size[1] = 0;
-      ForEachStateBody(state, [r](Node* holder, const DictBody* body, int k) {
+      // obj.__dict__.update(state): a __setstate__ in it stays the
+      // instance's until another state replaces it.
+      if (Node* fn = StateAttr(state, "__setstate__")) r->setstate = fn;
+      ForEachStateBody(state, [](Node* holder, const DictBody*, int) {
         holder->flags |= kConsumed;
-        r->state_size[k] = body->size();
       });
       if (!strict_) {
         CallEvent ev;
