@@ -441,10 +441,13 @@ TEST(JsonRecords, SecondBuildSeesOnlyWhatTheFirstBuildTook) {
   }
 }
 
-// The globals record mode shows as called, in order.
-std::vector<std::string> CalledGlobals(const pvtest::Outcome& o) {
+// The globals a record-mode load of `stream` shows as called (not the
+// BUILDs), in order; {"error: ..."} if the load fails.
+std::vector<std::string> CalledGlobals(const char* stream) {
+  auto o = Load(Py(stream), Mode::kRecord);
+  if (!o->ok()) return {"error: " + o->message()};
   std::vector<std::string> out;
-  for (const CallEvent& c : o.result.calls) {
+  for (const CallEvent& c : o->result.calls) {
     if (c.callable != nullptr && c.callable->kind == Kind::kGlobal && !c.build) {
       out.emplace_back(c.callable->a.global->joined);
     }
@@ -452,32 +455,28 @@ std::vector<std::string> CalledGlobals(const pvtest::Outcome& o) {
   return out;
 }
 
-TEST(JsonRecords, SecondBuildCallsTheSetstateTheFirstBuildSet) {
-  // BUILD obj {'__setstate__': len} (memoized); the dict's value then
-  // becomes print; BUILD obj {'y': 2}.  obj.__dict__ got len at the first
-  // BUILD, so CPython calls len({'y': 2}).
-  const char* p =
-      R"(\x80\x02cm\nC\n)\x81}q\x00X\x0c\x00\x00\x00__setstate__)"
-      R"(cbuiltins\nlen\nsbh\x00X\x0c\x00\x00\x00__setstate__)"
-      R"(cbuiltins\nprint\ns0}X\x01\x00\x00\x00yK\x02sb.)";
-  auto rec = Load(Py(p), Mode::kRecord);
-  ASSERT_TRUE(rec->ok()) << rec->message();
-  EXPECT_EQ(CalledGlobals(*rec),
-            (std::vector<std::string>{"m:C", "builtins:len"}));
-}
-
-TEST(JsonRecords, ClassSetstatePlantedAfterTheFirstBuildIsCalled) {
-  // obj = C(); BUILD obj {'x': 1}; BUILD C (None, {'__setstate__':
-  // print}); BUILD obj {'y': 2}: the class attribute is looked up at
-  // every BUILD, so CPython calls print({'y': 2}).
-  const char* p =
-      R"(\x80\x02cm\nC\n)\x81q\x00}X\x01\x00\x00\x00xK\x01sb0)"
-      R"(cm\nC\nN}X\x0c\x00\x00\x00__setstate__cbuiltins\nprint\ns\x86b0)"
-      R"(h\x00}X\x01\x00\x00\x00yK\x02sb.)";
-  auto rec = Load(Py(p), Mode::kRecord);
-  ASSERT_TRUE(rec->ok()) << rec->message();
-  EXPECT_EQ(CalledGlobals(*rec),
-            (std::vector<std::string>{"m:C", "builtins:print"}));
+TEST(JsonRecords, BuildLooksUpSetstateAsCPythonDoes) {
+  struct Case {
+    const char* stream;
+    std::vector<std::string> calls;
+  };
+  const Case cases[] = {
+      // BUILD obj {'__setstate__': len} (memoized); the dict's value then
+      // becomes print; BUILD obj {'y': 2}.  obj.__dict__ got len at the
+      // first BUILD, so CPython calls len({'y': 2}).
+      {R"(\x80\x02cm\nC\n)\x81}q\x00X\x0c\x00\x00\x00__setstate__)"
+       R"(cbuiltins\nlen\nsbh\x00X\x0c\x00\x00\x00__setstate__)"
+       R"(cbuiltins\nprint\ns0}X\x01\x00\x00\x00yK\x02sb.)",
+       {"m:C", "builtins:len"}},
+      // obj = C(); BUILD obj {'x': 1}; BUILD C (None, {'__setstate__':
+      // print}); BUILD obj {'y': 2}: the class attribute is looked up at
+      // every BUILD, so CPython calls print({'y': 2}).
+      {R"(\x80\x02cm\nC\n)\x81q\x00}X\x01\x00\x00\x00xK\x01sb0)"
+       R"(cm\nC\nN}X\x0c\x00\x00\x00__setstate__cbuiltins\nprint\ns\x86b0)"
+       R"(h\x00}X\x01\x00\x00\x00yK\x02sb.)",
+       {"m:C", "builtins:print"}},
+  };
+  for (const Case& c : cases) EXPECT_EQ(CalledGlobals(c.stream), c.calls);
 }
 
 TEST(JsonRecords, KwargsNamesAreValidUtf8) {
