@@ -342,10 +342,13 @@ TEST(GraphApi, TuplesOfOneOrTwoHoldTheirItemsInline) {
   EXPECT_EQ(t2->at(0), x);
   EXPECT_EQ(t2->at(1), y);
   Node* buf[2];
-  Node* const* items = t2->ItemsOrCopy(buf);
+  absl::Span<Node* const> items = t2->Items(buf);
+  ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0], x);
   EXPECT_EQ(items[1], y);
-  EXPECT_EQ(t3->ItemsOrCopy(buf), t3->a.items);  // not inline: no copy
+  EXPECT_EQ(t1->Items(buf).size(), 1u);
+  EXPECT_EQ(t3->Items(buf).data(), t3->a.items);  // not inline: no copy
+  EXPECT_EQ(t3->Items(buf).size(), 3u);
   // An inline tuple is the same key as an equal array-backed one.
   Node* list = g.NewList();
   ASSERT_EQ(g.ListExtend(list, {x, y}), GraphErr::kOk);

@@ -586,18 +586,22 @@ std::unique_ptr<pvtest::Outcome> LoadHexWithDefaultPolicy(
   return LoadWith(std::move(bytes), mo);
 }
 
+// The start both streams below share: a list, numpy's _reconstruct of an
+// empty uint8 ndarray, and the dtype u1 (pickle.dumps at protocol 2).
+const std::string kThreeU1ArraysHead =
+    "80025d710028636e756d70792e636f72652e6d756c746961727261790a5f7265636f"
+    "6e7374727563740a7101636e756d70790a6e6461727261790a71024b00857103635f"
+    "636f646563730a656e636f64650a7104580100000062710558060000006c6174696e"
+    "31710686710752710887710952710a284b014b1085710b636e756d70790a64747970"
+    "650a710c58020000007531710d898887710e52710f284b0358010000007c71104e4e";
+
 // Three ndarrays whose BUILD states name one memoized bytes object
 // (bytes(range(16)); shapes (16,), (16,), (4, 4)), as pickle.dumps writes
 // them at protocol 2 when __reduce__ returns the same bytes object: each is
 // its own $ndarray, their sha256 is the same, and it is computed once --
 // hashing costs at most the input's size, however many arrays view it.
 TEST(JsonArrays, ArraysOverOneBytesObjectAreHashedOnce) {
-  const std::string hex =
-      "80025d710028636e756d70792e636f72652e6d756c746961727261790a5f7265636f"
-      "6e7374727563740a7101636e756d70790a6e6461727261790a71024b00857103635f"
-      "636f646563730a656e636f64650a7104580100000062710558060000006c6174696e"
-      "31710686710752710887710952710a284b014b1085710b636e756d70790a64747970"
-      "650a710c58020000007531710d898887710e52710f284b0358010000007c71104e4e"
+  const std::string hex = kThreeU1ArraysHead +
       "4e4affffffff4affffffff4b00747111628968045810000000000102030405060708"
       "090a0b0c0d0e0f71126806867113527114747115626801680268036808877116527"
       "117284b01680b680f89681474711862680168026803680887711952711a284b014b"
@@ -629,12 +633,7 @@ TEST(JsonArrays, ArraysOverOneBytesObjectAreHashedOnce) {
 // encoded once and the three arrays share those bytes (numpy's own
 // pickle.loads gives three arrays of f0 f1 .. ff).
 TEST(JsonArrays, ArraysOverOneLatin1StrShareTheirBytes) {
-  const std::string hex =
-      "80025d710028636e756d70792e636f72652e6d756c746961727261790a5f7265636f"
-      "6e7374727563740a7101636e756d70790a6e6461727261790a71024b00857103635f"
-      "636f646563730a656e636f64650a7104580100000062710558060000006c6174696e"
-      "31710686710752710887710952710a284b014b1085710b636e756d70790a64747970"
-      "650a710c58020000007531710d898887710e52710f284b0358010000007c71104e4e"
+  const std::string hex = kThreeU1ArraysHead +
       "4e4affffffff4affffffff4b0074711162895820000000c3b0c3b1c3b2c3b3c3b4c3"
       "b5c3b6c3b7c3b8c3b9c3bac3bbc3bcc3bdc3bec3bf7112747113626801680268036808"
       "877114527115284b01680b680f896812747116626801680268036808877117527118"

@@ -35,8 +35,8 @@ BuildResult BuildFromItems(Kind kind, Graph& graph, Node* source) {
   Node* set = graph.NewSet(kind);
   if (set == nullptr) return Built(nullptr);
   Node* buf[2];
-  Node* const* items = source->ItemsOrCopy(buf);
-  for (uint32_t i = 0; i < source->size(); ++i) {
+  absl::Span<Node* const> items = source->Items(buf);
+  for (size_t i = 0; i < items.size(); ++i) {
     GraphErr e = graph.SetAdd(set->a.set, items[i]);
     if (e == GraphErr::kUnhashable) {
       return Constraint(StrCat("unhashable ", KindName(items[i]->kind),

@@ -191,8 +191,9 @@ class PyRenderer {
           size = static_cast<uint32_t>(n->a.array->item_count);
           items = n->a.array->items;
         } else {
-          size = n->size();
-          items = n->ItemsOrCopy(buf);
+          absl::Span<Node* const> own = n->Items(buf);
+          size = static_cast<uint32_t>(own.size());
+          items = own.data();
         }
         const char* open = n->kind == Kind::kList    ? "["
                            : n->kind == Kind::kTuple ? "("

@@ -308,8 +308,9 @@ GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
     uint32_t count;
     Node* buf[2];
     if (t->kind == Kind::kTuple) {
-      kids = t->ItemsOrCopy(buf);
-      count = t->size();
+      absl::Span<Node* const> items = t->Items(buf);
+      kids = items.data();
+      count = static_cast<uint32_t>(items.size());
     } else {
       kids = t->a.set->items.data;
       count = t->a.set->items.size;

@@ -147,8 +147,8 @@ class Graph {
     uint32_t id = key->canon;
     uint32_t size = dict->values.size;
     Shape* from = size == 0 ? &empty_shape_ : dict->shape;
-    if (ABSL_PREDICT_TRUE(id != 0 && from != nullptr && from->next_canon == id &&
-                          from->next != nullptr &&
+    if (ABSL_PREDICT_TRUE(id != 0 && from != nullptr &&
+                          from->next_canon == id && from->next != nullptr &&
                           from->next_ident == KeyIdentity(key) &&
                           size < dict->values.capacity)) {
       Shape* to = from->next;  // `key` is not in `from`: it was checked

@@ -1,8 +1,9 @@
 // The inert object graph: what a pickle stream would have built, as data.
 //
 // Nodes are 16 bytes (24 for the kinds with a length or a size), live in
-// the graph's arena and are never destroyed one by one.  Identity is the stream's: every creating opcode makes a new node;
-// only memo GET and DUP make one node reachable twice.  None/True/False are
+// the graph's arena and are never destroyed one by one.  Identity is the
+// stream's: every creating opcode makes a new node; only memo GET and DUP
+// make one node reachable twice.  None/True/False are
 // per-graph singletons (they are never written with $id, so sharing them is
 // invisible).
 #ifndef PICKLEVM_VM_GRAPH_NODE_H_
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "absl/types/span.h"
 #include "vm/base/arena.h"
 
 namespace picklevm {
@@ -58,14 +60,15 @@ enum NodeFlags : uint8_t {
   // kTuple of one or two items: they are in the node itself (a.first,
   // b().second) and `spare` holds the count; a record's pairs and the
   // argument tuples of most calls then need no items array.  Read tuples
-  // through size()/at()/ItemsOrCopy(), never a.items.
+  // through size()/at()/Items(), never a.items.
   kInlineItems = 8,
   // kDict (or a dict-subclass instance): a BUILD applied it as an object's
-  // state, a call took it as keywords, or a numpy dtype its fields.  CPython copied it then (obj.__dict__.update(state),
-  // f(**kwargs)), so a later SETITEM on it would not reach the object; the
-  // graph shares the dict instead (copying would let a stream make one
-  // copy per BUILD), so the machine refuses (strict) or flags (record) the
-  // change.
+  // state, a call took it as keywords, or a numpy dtype its fields.  What
+  // Python built used it as it was then (obj.__dict__.update(state) and
+  // f(**kwargs) copy it; numpy keeps the fields dict itself), and the graph
+  // shares rather than copies it (a stream could otherwise make one copy
+  // per BUILD), so the machine refuses (strict) or flags (record) a later
+  // SETITEM on it.
   kConsumed = 16,
 };
 
@@ -154,13 +157,14 @@ struct Node {
     if (flags & kInlineItems) return i == 0 ? a.first : b().second;
     return a.items[i];
   }
-  // The items as an array: the node's own, or for an inline tuple a copy
-  // in `buf`.
-  Node* const* ItemsOrCopy(Node* (&buf)[2]) const {
-    if (!(flags & kInlineItems)) return a.items;
+  // The items of a list, tuple or slice as one span: the node's own array,
+  // or for an inline tuple a copy in `buf` (so callers that need an array,
+  // such as a call's arguments, need not care where the items live).
+  absl::Span<Node* const> Items(Node* (&buf)[2]) const {
+    if (!(flags & kInlineItems)) return absl::MakeConstSpan(a.items, size());
     buf[0] = a.first;
     buf[1] = spare == 2 ? b().second : nullptr;
-    return buf;
+    return absl::MakeConstSpan(buf, spare);
   }
 };
 

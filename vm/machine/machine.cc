@@ -354,7 +354,7 @@ class Machine {
   // The dict bodies of a BUILD state, with the node holding each: the
   // state itself or both halves of a (state, slot state) pair, each a dict
   // or an instance of a dict subclass (its SETITEM entries: CPython's
-  // load_build takes any dict).  fn(holder, body, half).
+  // load_build takes any dict).  fn(holder, body).
   template <typename Fn>
   static void ForEachStateBody(Node* state, Fn&& fn) {
     if (state == nullptr) return;
@@ -363,14 +363,13 @@ class Machine {
       halves[0] = state->at(0);
       halves[1] = state->at(1);
     }
-    for (int k = 0; k < 2; ++k) {
-      Node* d = halves[k];
+    for (Node* d : halves) {
       if (d == nullptr) continue;
       if (d->kind == Kind::kDict) {
-        fn(d, static_cast<const DictBody*>(d->a.dict), k);
+        fn(d, static_cast<const DictBody*>(d->a.dict));
       } else if ((d->kind == Kind::kObject || d->kind == Kind::kCall) &&
                  (d->a.rec->takes_dictitems || !d->a.rec->dictitems.empty())) {
-        fn(d, static_cast<const DictBody*>(&d->a.rec->dictitems), k);
+        fn(d, static_cast<const DictBody*>(&d->a.rec->dictitems));
       }
     }
   }
@@ -378,7 +377,7 @@ class Machine {
   template <typename Fn>
   static void ForEachStateEntry(const Node* state, Fn&& fn) {
     ForEachStateBody(const_cast<Node*>(state),
-                     [&](Node*, const DictBody* body, int) {
+                     [&](Node*, const DictBody* body) {
       for (Entry e : body->items()) {
         if (e.key->kind == Kind::kStr) fn(e);
       }
@@ -395,6 +394,14 @@ class Machine {
   // A SETITEM on a dict (or dict-subclass instance) that a BUILD applied
   // or a call took: see kConsumed.
   absl::Status CheckNotConsumed(Node* target);
+  // A call's keywords: the dict's entries now (Record::kwargs_size), the
+  // dict consumed.
+  static void TakeKwargs(Record* r, Node* kwargs) {
+    r->kwargs = kwargs;
+    if (kwargs == nullptr) return;
+    r->kwargs_size = kwargs->a.dict->size();
+    kwargs->flags |= kConsumed;
+  }
   absl::Status DoSetItems(size_t x);
   absl::Status DoBuild();
   absl::Status DoStop();
@@ -521,9 +528,7 @@ Node* Machine::RecordCall(Node* callable, absl::Span<Node* const> args,
   Node* n = g_.NewRecord(Kind::kCall, callable, op_offset_);
   if (n == nullptr) return nullptr;
   if (g_.RecordArgs(n->a.rec, args) != GraphErr::kOk) return nullptr;
-  n->a.rec->kwargs = kwargs;
-  n->a.rec->kwargs_size = kwargs ? kwargs->a.dict->size() : 0;
-  if (kwargs) kwargs->flags |= kConsumed;
+  TakeKwargs(n->a.rec, kwargs);
   n->a.rec->opcode = static_cast<uint8_t>(opcode_);
   return n;
 }
@@ -556,9 +561,7 @@ absl::Status Machine::Instantiate(Node* cls, absl::Span<Node* const> args,
   obj->a.rec->takes_items = rule->items;
   obj->a.rec->takes_dictitems = rule->dictitems;
   obj->a.rec->via = via;
-  obj->a.rec->kwargs = kwargs;
-  obj->a.rec->kwargs_size = kwargs ? kwargs->a.dict->size() : 0;
-  if (kwargs) kwargs->flags |= kConsumed;
+  TakeKwargs(obj->a.rec, kwargs);
   obj->a.rec->opcode = static_cast<uint8_t>(opcode_);
   PVM_RETURN_IF_ERROR(FromGraphErr(g_.RecordArgs(obj->a.rec, args), nullptr));
   AddFinding(cls, use, true);
@@ -651,7 +654,7 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       Node* kwargs = args[2]->a.dict->size() ? args[2] : nullptr;
       Node* buf[2];
       return Instantiate(cls,
-                         absl::MakeConstSpan(args[1]->ItemsOrCopy(buf), args[1]->size()),
+                         args[1]->Items(buf),
                          kwargs, Use::kInstantiate, Via::kNew, op_offset_, out);
     }
     default:
@@ -926,7 +929,7 @@ absl::Status Machine::DoBuild() {
       // obj.__dict__.update(state): a __setstate__ in it stays the
       // instance's until another state replaces it.
       if (Node* fn = StateAttr(state, "__setstate__")) r->setstate = fn;
-      ForEachStateBody(state, [](Node* holder, const DictBody*, int) {
+      ForEachStateBody(state, [](Node* holder, const DictBody*) {
         holder->flags |= kConsumed;
       });
       if (!strict_) {
@@ -1537,7 +1540,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       Node* result = nullptr;
       Node* buf[2];
       PVM_RETURN_IF_ERROR(Call(callable,
-                               absl::MakeConstSpan(args->ItemsOrCopy(buf), args->size()),
+                               args->Items(buf),
                                nullptr, Use::kCall, Via::kCall, &result));
       return Push(result);
     }
@@ -1606,7 +1609,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       Node* result = nullptr;
       Node* buf[2];
       PVM_RETURN_IF_ERROR(Call(cls,
-                               absl::MakeConstSpan(args->ItemsOrCopy(buf), args->size()),
+                               args->Items(buf),
                                kwargs, Use::kInstantiate, Via::kNew, &result));
       return Push(result);
     }
@@ -1861,7 +1864,8 @@ absl::Status Machine::FastRun() {
                                     : static_cast<int64_t>(x);
                 // A 2-character line of value 0 or 1 is a bool to CPython
                 // ("-0" is False): ParseIntOpcode knows.
-                if (plain && !(line.size() == 3 && (value == 0 || value == 1))) {
+                bool is_bool = line.size() == 3 && (value == 0 || value == 1);
+                if (plain && !is_bool) {
                   v = g_.NewInt(value);
                   break;
                 }
