@@ -265,6 +265,39 @@ TEST(Memo, SparseEntryFoundAfterTheDenseMemoGrowsOverIt) {
   }
 }
 
+// A memo of more entries than fit the heap part of the dense memo
+// (GrowableArray moves it once into a reservation): entries put before the
+// move, a sparse entry the growth takes over after it, and the last entry
+// are all found.  CPython 3.11's pickle.loads of these bytes gives
+// ['s', 0, 1, ..., 99999, 't', 's', 70000, 't', 99999].
+TEST(Memo, EntriesSurviveTheMoveOfALargeDenseMemo) {
+  auto u32 = [](uint32_t v) {
+    std::string b(4, '\0');
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+    return b;
+  };
+  constexpr uint32_t kN = 100000;
+  std::string s = "\x80\x04]";
+  s += "\x8c\x01s" "r" + u32(0) + "a";
+  s += "\x8c\x01t" "r" + u32(2 * kN) + "a";  // sparse until the memo grows
+  for (uint32_t i = 1; i <= kN; ++i) {
+    s += "J" + u32(i - 1) + "r" + u32(i) + "a";
+  }
+  s += "\x8c\x01u" "r" + u32(2 * kN + 1) + "a";  // grows over 2 * kN
+  s += "j" + u32(0) + "aj" + u32(70001) + "aj" + u32(2 * kN) + "aj" +
+       u32(kN) + "a.";
+  for (bool fast : {true, false}) {
+    MachineOptions o;
+    o.fast_path = fast;
+    auto out = LoadWith(s, o);
+    ASSERT_TRUE(out->ok()) << out->message();
+    std::string want = "[\"s\",\"t\"";
+    for (uint32_t i = 0; i < kN; ++i) want += "," + std::to_string(i);
+    want += ",\"u\",\"s\",70000,\"t\",99999]";
+    EXPECT_EQ(out->json, want) << (fast ? "fast path" : "general path");
+  }
+}
+
 // A text PUT/GET index with more digits than --max-int-digits is refused
 // the same way by the fast path and the general path (TextMemoIndex).
 TEST(LimitIntDigits, TextMemoIndexOnBothPaths) {

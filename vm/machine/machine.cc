@@ -10,6 +10,7 @@
 #include "vm/base/strcat.h"
 #include "absl/strings/match.h"
 #include "vm/base/error.h"
+#include "vm/base/growable_array.h"
 #include "vm/builders/builtins.h"
 #include "vm/builders/numpy.h"
 #include "vm/decode/operand.h"
@@ -77,7 +78,8 @@ class Machine {
         policy_(o.policy ? *o.policy : BuiltinPolicy()),
         strict_(o.mode == Mode::kStrict),
         g_(*graph),
-        out_(*result) {}
+        out_(*result),
+        memo_vec_(MemoBound(input.size() - start, o.limits.max_memo)) {}
 
   absl::Status Run();
 
@@ -176,7 +178,7 @@ class Machine {
       fresh = memo_vec_[index] == nullptr;
       memo_vec_[index] = top;
     } else if (index < 2 * memo_count_ + 1024) {
-      GrowMemo(index + 1);
+      PVM_RETURN_IF_ERROR(GrowMemo(index + 1));
       fresh = memo_vec_[index] == nullptr;  // it may have come from the map
       memo_vec_[index] = top;
     } else {
@@ -196,10 +198,10 @@ class Machine {
   // the vector below its size, the map at or above it -- and a GET finds
   // what an earlier sparse PUT stored.  The work is the smaller of the new
   // range and the map, so growth stays linear in the memo's size.
-  void GrowMemo(size_t size) {
+  absl::Status GrowMemo(size_t size) {
     size_t old = memo_vec_.size();
-    memo_vec_.resize(size, nullptr);
-    if (memo_map_.empty()) return;
+    if (!memo_vec_.Resize(size)) return MemoMemory();
+    if (memo_map_.empty()) return absl::OkStatus();
     if (size - old <= memo_map_.size()) {
       for (size_t i = old; i < size; ++i) {
         if (auto it = memo_map_.find(i); it != memo_map_.end()) {
@@ -207,7 +209,7 @@ class Machine {
           memo_map_.erase(it);
         }
       }
-      return;
+      return absl::OkStatus();
     }
     for (auto it = memo_map_.begin(); it != memo_map_.end();) {
       if (it->first < size) {
@@ -217,6 +219,17 @@ class Machine {
         ++it;
       }
     }
+    return absl::OkStatus();
+  }
+  // The dense memo's most slots: MemoPut grows it to index + 1 only while
+  // index < 2 * entries + 1024, and there are at most as many entries as
+  // PUT opcodes (one byte or more each) and one past --max-memo.
+  static size_t MemoBound(size_t input_bytes, uint64_t max_memo) {
+    uint64_t entries = input_bytes < max_memo ? input_bytes : max_memo;
+    return 2 * (entries + 1) + 1024;
+  }
+  ABSL_ATTRIBUTE_NOINLINE absl::Status MemoMemory() const {
+    return Err(ErrorCode::kLimit, "out of memory for the memo");
   }
   absl::Status MemoGet(uint64_t index) {
     Node* n = nullptr;
@@ -424,7 +437,7 @@ class Machine {
 
   std::vector<Node*> stack_;
   std::vector<size_t> marks_;
-  std::vector<Node*> memo_vec_;
+  GrowableArray<Node*> memo_vec_;
   absl::flat_hash_map<uint64_t, Node*> memo_map_;
   uint64_t memo_count_ = 0;
   std::vector<Node*> globals_;  // record mode: for reference findings
@@ -1704,12 +1717,12 @@ bool Machine::FastMemoPut(uint64_t index) {
     return true;
   }
   if (index == memo_vec_.size() && memo_map_.empty()) {
-    memo_vec_.push_back(top);  // the pickler's own numbering
+    if (!memo_vec_.PushBack(top)) return false;  // the pickler's numbering
     ++memo_count_;
     return true;
   }
   if (index < 2 * memo_count_ + 1024) {
-    GrowMemo(index + 1);
+    if (!GrowMemo(index + 1).ok()) return false;
     if (memo_vec_[index] == nullptr) ++memo_count_;
     memo_vec_[index] = top;
     return true;
