@@ -3,6 +3,7 @@
 // so nothing is admitted that no real model needs.
 #include <dirent.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -63,6 +64,34 @@ TEST(AllowlistPolicy, PatternAdmitsClassesButNoDunderNorCall) {
   EXPECT_EQ(p.Find("sklearn.__init__:Thing", Use::kReference, {}), nullptr);
   // Outside the anchor.
   EXPECT_EQ(p.Find("os:system", Use::kReference, {}), nullptr);
+}
+
+// A pattern with within=FILE admits exactly the names that are both listed
+// and matched (the policy precomputes that set); an empty list admits
+// nothing -- not everything the pattern matches.
+TEST(AllowlistPolicy, WithinAdmitsListedNamesThePatternMatches) {
+  std::string dir = ::testing::TempDir() + "within_test";
+  ASSERT_EQ(system(("mkdir -p '" + dir + "'").c_str()), 0);
+  std::ofstream(dir + "/some.names")
+      << "# listed\nsklearn.a:Good\nsklearn.a:bad_lower\n";
+  std::ofstream(dir + "/none.names") << "# nothing listed\n";
+  const std::string rule =
+      "match reference,instantiate sklearn\\.[a-z.]+:[A-Z][A-Za-z]* within=";
+  RulePolicy p;
+  std::string error;
+  ASSERT_TRUE(ParseAllowlist(rule + "some.names\n", dir + "/f", &p, &error))
+      << error;
+  EXPECT_NE(p.Find("sklearn.a:Good", Use::kInstantiate, {}), nullptr);
+  EXPECT_EQ(p.Find("sklearn.a:bad_lower", Use::kInstantiate, {}), nullptr);
+  EXPECT_EQ(p.Find("sklearn.a:Other", Use::kInstantiate, {}), nullptr);
+  EXPECT_TRUE(p.AdmitsAny("sklearn.a:Good"));
+  EXPECT_FALSE(p.AdmitsAny("sklearn.a:Other"));
+  RulePolicy empty;
+  ASSERT_TRUE(
+      ParseAllowlist(rule + "none.names\n", dir + "/f", &empty, &error))
+      << error;
+  EXPECT_EQ(empty.Find("sklearn.a:Good", Use::kInstantiate, {}), nullptr);
+  EXPECT_FALSE(empty.AdmitsAny("sklearn.a:Other"));
 }
 
 TEST(AllowlistPolicy, ArgumentConstraints) {

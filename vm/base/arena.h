@@ -60,6 +60,10 @@ class Arena {
   size_t bytes_used() const { return bytes_used_; }
   size_t bytes_reserved() const { return bytes_reserved_; }
 
+  // Bytes of freed blocks this thread keeps for its next graphs (at most
+  // a few MiB; see arena.cc).
+  static size_t ThreadCachedBytes();
+
  private:
   // A block of arena memory.  Blocks of kHugeBlock or more are mapped with
   // mmap on a 2 MiB boundary and advised for transparent huge pages: a graph

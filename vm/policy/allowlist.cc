@@ -258,11 +258,13 @@ bool ParseLine(std::string_view line, std::string_view origin,
   }
   if (keyword == "match") {
     std::string_view pattern = NextWord(&rest);
-    absl::flat_hash_set<std::string> within;
+    std::optional<absl::flat_hash_set<std::string>> within;
     std::string_view option = NextWord(&rest);
     if (option.substr(0, 7) == "within=") {
       std::string_view file = origin.substr(0, origin.rfind(':'));
-      if (!LoadNames(option.substr(7), file, &within, error)) return false;
+      if (!LoadNames(option.substr(7), file, &within.emplace(), error)) {
+        return false;
+      }
       option = NextWord(&rest);
     }
     if (!option.empty() || !Trim(rest).empty()) {

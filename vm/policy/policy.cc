@@ -11,7 +11,12 @@ struct RulePolicy::Pattern {
   uint8_t uses;
   std::string text;
   std::string origin;
-  absl::flat_hash_set<std::string> within;
+  // A closed pattern admits only the names of its within= list that it
+  // matches; AddPattern runs the regex over that list once, so matching a
+  // name is one set lookup (a RandomForest's hundred trees asked re2 a
+  // hundred times: a tenth of its decode).
+  bool closed = false;
+  absl::flat_hash_set<std::string> admitted;
   std::atomic<uint64_t> hits{0};
 };
 
@@ -177,7 +182,8 @@ void RulePolicy::Add(Rule rule) {
 
 bool RulePolicy::AddPattern(std::string_view pattern, uint8_t uses,
                             std::string origin, std::string* error,
-                            absl::flat_hash_set<std::string> within) {
+                            std::optional<absl::flat_hash_set<std::string>>
+                                within) {
   auto p = std::make_unique<Pattern>();
   re2::RE2::Options options;
   options.set_log_errors(false);
@@ -189,7 +195,12 @@ bool RulePolicy::AddPattern(std::string_view pattern, uint8_t uses,
   p->uses = uses;
   p->text = std::string(pattern);
   p->origin = std::move(origin);
-  p->within = std::move(within);
+  if (within.has_value()) {
+    p->closed = true;
+    for (const std::string& name : *within) {
+      if (re2::RE2::FullMatch(name, *p->re)) p->admitted.insert(name);
+    }
+  }
   patterns_.push_back(std::move(p));
   return true;
 }
@@ -198,9 +209,10 @@ const Rule* RulePolicy::MatchPattern(std::string_view name, Use use) const {
   if (use == Use::kCall || HasDunderComponent(name)) return nullptr;
   for (const auto& p : patterns_) {
     if ((p->uses & static_cast<uint8_t>(use)) &&
-        re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()),
-                            *p->re) &&
-        (p->within.empty() || p->within.contains(ToAbsl(name)))) {
+        (p->closed ? p->admitted.contains(ToAbsl(name))
+                   : re2::RE2::FullMatch(
+                         re2::StringPiece(name.data(), name.size()),
+                         *p->re))) {
       p->hits.fetch_add(1, std::memory_order_relaxed);
       // Patterns carry no builder or constraints: a synthetic rule.
       static const Rule kPatternRule = [] {

@@ -132,11 +132,12 @@ class RulePolicy : public Policy {
   // A pattern admitting class names for reference and/or instantiation.
   // The caller (the allowlist parser) has checked the pattern's anchor.
   // Returns false if re2 rejects the pattern.
-  // `within`, if not empty, is the closed set of names the pattern may
-  // admit (a name must match the pattern and be listed).
-  bool AddPattern(std::string_view pattern, uint8_t uses, std::string origin,
-                  std::string* error,
-                  absl::flat_hash_set<std::string> within = {});
+  // `within`, if given, is the closed set of names the pattern may admit
+  // (a name must match the pattern and be listed).
+  bool AddPattern(
+      std::string_view pattern, uint8_t uses, std::string origin,
+      std::string* error,
+      std::optional<absl::flat_hash_set<std::string>> within = std::nullopt);
   void set_admit_persistent_ids(bool v) { admit_persistent_ids_ = v; }
 
   bool AdmitsAny(std::string_view name) const override;
