@@ -514,7 +514,33 @@ GraphErr Graph::DictAppendOwn(DictBody* dict, Node* key, Node* value) {
 
 GraphErr Graph::DictSetPairs(DictBody* dict, Node* const* kv, size_t pairs,
                              Node** failed) {
-  for (size_t i = 0; i < pairs; ++i) {
+  size_t i = 0;
+  // A record's SETITEMS: every key the next of a known key sequence, with
+  // room for the values (SETITEMS reserved it).  DictSet's inline case,
+  // with the dict's size and shape kept in registers and stored once.
+  uint32_t size = dict->values.size;
+  Shape* const from = size == 0 ? &empty_shape_ : dict->shape;
+  if (from != nullptr) {
+    Shape* at = from;
+    Node** const values = dict->values.data;
+    const uint32_t capacity = dict->values.capacity;
+    for (; i < pairs && size < capacity; ++i) {
+      Node* key = kv[2 * i];
+      uint32_t id = key->canon;
+      if (id == 0 || at->next_canon != id || at->next == nullptr ||
+          at->next_ident != KeyIdentity(key)) {
+        break;
+      }
+      values[size++] = kv[2 * i + 1];
+      at = at->next;  // `key` is not in `at`: it was checked
+    }
+    if (at != from) {
+      dict->values.size = size;
+      dict->shape = at;
+      dict->keys = at->keys;
+    }
+  }
+  for (; i < pairs; ++i) {
     GraphErr e = DictSet(dict, kv[2 * i], kv[2 * i + 1]);
     if (ABSL_PREDICT_FALSE(e != GraphErr::kOk)) {
       *failed = kv[2 * i];
