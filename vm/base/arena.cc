@@ -46,8 +46,12 @@ constexpr bool kAddressSanitizer = false;
 // another would otherwise get every block's pages fresh from the kernel,
 // zeroed, at a page fault each (glibc maps and unmaps blocks this size
 // anew each time): measured, a third of a RandomForest's decode.  Bounded
-// (kCacheBytes, kCacheSlots per thread); blocks of a big graph go back to
-// the system as before.  A cached block is poisoned for AddressSanitizer
+// (kCacheBytes, kCacheSlots per thread); the mapped blocks of a big graph
+// (2 MiB and up) go back to the system as before.  (Under AddressSanitizer
+// every block is new[]'d and may be cached; reuse then skips ASan's
+// quarantine, so a pointer kept from an earlier graph into a reused block
+// would go unnoticed -- nothing keeps such pointers: a graph is freed
+// whole.)  A cached block is poisoned for AddressSanitizer
 // until it is taken again, and a taken block is filled with garbage in the
 // hardened (fuzzing, sanitizer, debug) builds, so that nothing comes to
 // depend on fresh pages being zero.

@@ -11,14 +11,26 @@ namespace picklevm {
 namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kPage = 4096;
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
+
+// The size to map for `bytes` when `usable` are mapped: double, in whole
+// huge pages, never past the maximum (rounded to a page, which mmap would
+// round to anyway).  Doubling keeps the address space at most twice what
+// is used, so an address-space limit (ulimit -v) meets the memo's real
+// size, not its worst case.
+size_t MappedSize(size_t bytes, size_t usable, size_t max_bytes) {
+  size_t want = RoundUp(bytes > 2 * usable ? bytes : 2 * usable, kHugePage);
+  size_t cap = RoundUp(max_bytes, kPage);
+  return want < cap ? want : cap;
+}
 
 }  // namespace
 
 GrowableStorage::~GrowableStorage() {
-  if (reserved_ != 0) {
-    munmap(data_, reserved_);
+  if (mapped_) {
+    munmap(data_, usable_);
   } else {
     std::free(data_);
   }
@@ -28,34 +40,21 @@ bool GrowableStorage::Expand(size_t bytes, size_t max_bytes,
                              size_t heap_bytes) {
   if (bytes <= usable_) return true;
   if (bytes > max_bytes) return false;
-  if (reserved_ != 0) return ExpandMapped(bytes);
+  if (mapped_) return ExpandMapped(bytes, max_bytes);
   if (bytes > heap_bytes) {
-    // Move once into a reservation for the maximum; the heap copy is at
-    // most heap_bytes.
-    size_t span = RoundUp(max_bytes, kHugePage);
-    void* m = mmap(nullptr, span + kHugePage, PROT_NONE,
+    // Move once into a mapping of its own; the heap copy is the last heap
+    // size, about heap_bytes.
+    size_t want = MappedSize(bytes, usable_, max_bytes);
+    void* m = mmap(nullptr, want, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m != MAP_FAILED) {
-      // Start on a 2 MiB boundary so every step can be one huge page.
-      uintptr_t base = reinterpret_cast<uintptr_t>(m);
-      uintptr_t aligned = RoundUp(base, kHugePage);
-      if (aligned > base) munmap(m, aligned - base);
-      size_t tail = base + span + kHugePage - (aligned + span);
-      if (tail > 0) munmap(reinterpret_cast<void*>(aligned + span), tail);
-      char* old = data_;
-      size_t old_usable = usable_;
-      data_ = reinterpret_cast<char*>(aligned);
-      reserved_ = span;
-      usable_ = 0;
-      if (!ExpandMapped(bytes)) {
-        munmap(data_, reserved_);
-        data_ = old;
-        usable_ = old_usable;
-        reserved_ = 0;
-        return ExpandOnHeap(bytes, max_bytes);
-      }
-      if (old_usable > 0) std::memcpy(data_, old, old_usable);
-      std::free(old);
+      // Advice only: without THP these are ordinary pages.
+      madvise(m, want, MADV_HUGEPAGE);
+      if (usable_ > 0) std::memcpy(m, data_, usable_);
+      std::free(data_);
+      data_ = static_cast<char*>(m);
+      usable_ = want;
+      mapped_ = true;
       return true;
     }
     // No address space for it: stay on the heap.
@@ -64,7 +63,7 @@ bool GrowableStorage::Expand(size_t bytes, size_t max_bytes,
 }
 
 bool GrowableStorage::ExpandOnHeap(size_t bytes, size_t max_bytes) {
-  size_t want = usable_ < 4096 ? 4096 : usable_ * 2;
+  size_t want = usable_ < kPage ? kPage : usable_ * 2;
   if (want < bytes) want = bytes;
   if (want > max_bytes) want = max_bytes;
   char* p = static_cast<char*>(std::realloc(data_, want));
@@ -75,19 +74,16 @@ bool GrowableStorage::ExpandOnHeap(size_t bytes, size_t max_bytes) {
   return true;
 }
 
-bool GrowableStorage::ExpandMapped(size_t bytes) {
-  // Half again what is usable, in whole huge pages: few system calls, and
-  // pages made writable but never touched cost nothing.
-  size_t want = RoundUp(bytes > usable_ + usable_ / 2 ? bytes
-                                                      : usable_ + usable_ / 2,
-                        kHugePage);
-  if (want > reserved_) want = reserved_;
-  if (mprotect(data_ + usable_, want - usable_, PROT_READ | PROT_WRITE) !=
-      0) {
-    return false;
-  }
-  // Advice only: without THP these are ordinary pages.
-  madvise(data_ + usable_, want - usable_, MADV_HUGEPAGE);
+bool GrowableStorage::ExpandMapped(size_t bytes, size_t max_bytes) {
+  // mremap moves page tables, not bytes: in place if the address space
+  // after the mapping is free, else to a new address; either way the new
+  // pages are zero and nothing is copied.
+  size_t want = MappedSize(bytes, usable_, max_bytes);
+  void* m = mremap(data_, usable_, want, 0);
+  if (m == MAP_FAILED) m = mremap(data_, usable_, want, MREMAP_MAYMOVE);
+  if (m == MAP_FAILED) return false;  // the old mapping is untouched
+  madvise(static_cast<char*>(m) + usable_, want - usable_, MADV_HUGEPAGE);
+  data_ = static_cast<char*>(m);
   usable_ = want;
   return true;
 }

@@ -1,17 +1,16 @@
-// An array that grows without ever moving its elements: the memo of a
+// An array that grows without copying its elements: the memo of a
 // million-record pickle is tens of MiB, and a std::vector doubling to that
 // size copies everything it holds about once more and touches twice the
 // memory it keeps (measured: a tenth of a record-heavy decode went to the
 // memo's reallocations and their page faults).
 //
-// Small arrays live on the heap as usual.  Past kHeapElements the array
-// moves once into a reservation of address space for its stated maximum
-// (PROT_NONE: no memory, no commit charge) and from then on grows by
-// making more of that reservation readable and writable, in 2 MiB steps
-// advised for transparent huge pages.  Pages never touched are never
-// resident, so a generous maximum costs address space only.  If the kernel
-// refuses the reservation (an address-space rlimit), the array keeps
-// growing on the heap.
+// Small arrays live on the heap as usual.  Past kHeapBytes the array moves
+// once into a mapping of its own, advised for transparent huge pages, and
+// from then on grows by mremap, which moves page tables rather than bytes
+// (in place when it can).  Each growth doubles, so the address space is at
+// most twice what is used.  If the kernel refuses the mapping (an
+// address-space rlimit), the array keeps growing on the heap.  Elements may
+// move when the array grows: hold indices, not pointers.
 //
 // Elements past size() are always zero (fresh pages are; heap growth
 // zero-fills), so Resize() writes nothing.  T must be trivially copyable
@@ -41,15 +40,15 @@ class GrowableStorage {
 
   char* data() const { return data_; }
   size_t usable() const { return usable_; }
-  bool mapped() const { return reserved_ != 0; }
+  bool mapped() const { return mapped_; }
 
  private:
   bool ExpandOnHeap(size_t bytes, size_t max_bytes);
-  bool ExpandMapped(size_t bytes);
+  bool ExpandMapped(size_t bytes, size_t max_bytes);
 
   char* data_ = nullptr;
   size_t usable_ = 0;    // bytes readable and writable at data_
-  size_t reserved_ = 0;  // bytes of address space mapped (0: on the heap)
+  bool mapped_ = false;  // data_ is a mapping of usable_ bytes, not heap
 };
 
 template <typename T>
