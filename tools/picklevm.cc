@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <new>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -554,4 +555,14 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace picklevm
 
-int main(int argc, char** argv) { return picklevm::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // RunPickle reports a refused allocation as an error; this catches one
+  // anywhere else (decompression, writing the output), so that running out
+  // of memory is exit status 2 with a message, never an abort.
+  try {
+    return picklevm::Main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fputs("picklevm: out of memory\n", stderr);
+    return picklevm::kExitMalformed;
+  }
+}

@@ -482,8 +482,10 @@ def expect_int(digits):
 # ---- cases --------------------------------------------------------------------
 class Case:
     def __init__(self, name, data, args=(), status=0, stderr=None, check=None,
-                 wall=MAX_WALL, rss_limit=None, rss_note=None):
+                 wall=MAX_WALL, rss_limit=None, rss_note=None,
+                 as_limit=CHILD_AS_LIMIT):
         self.name = name
+        self.as_limit = as_limit    # RLIMIT_AS of the run
         self.data = data            # bytes, or a callable returning bytes
         self.args = list(args)
         self.status = status
@@ -616,6 +618,18 @@ def cases():
                   check=expect_root(b"[" + b",".join([b"[]"] * (5 * N)) + b"]",
                                     2, 2)))
 
+    # -- the system refusing memory (ulimit -v): a clean error, exit 2,
+    # nothing on stdout -- never an abort on std::bad_alloc
+    c.append(Case("12M EMPTY_LIST+APPEND, 512 MiB of address space",
+                  lambda: proto(4) + EMPTY_LIST + (EMPTY_LIST + APPEND) *
+                  (12 * N) + STOP, status=2,
+                  stderr=r"out of memory: the system refused the graph",
+                  as_limit=512 * MIB))
+    c.append(Case("30M MEMOIZE, 192 MiB of address space",
+                  lambda: proto(4) + NONE + MEMOIZE * (30 * N) + STOP,
+                  status=2, stderr=r"out of memory for the memo",
+                  as_limit=192 * MIB))
+
     # -- big ints
     c.append(Case("LONG4 of 10 MiB", lambda: gen_long4(10 * MIB), status=2,
                   stderr=r"--max-int-digits", wall=1.0,
@@ -682,8 +696,8 @@ def cases():
 
 
 # ---- running ------------------------------------------------------------------
-def limit_child():
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_AS_LIMIT, CHILD_AS_LIMIT))
+def limit_child(as_limit=CHILD_AS_LIMIT):
+    resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -703,7 +717,7 @@ def run_case(picklevm, case, tmp):
     with open(out_path, "wb") as out:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE,
-                                preexec_fn=limit_child,
+                                preexec_fn=lambda: limit_child(case.as_limit),
                                 start_new_session=True)
         try:
             _, stderr = proc.communicate(timeout=kill_after)
@@ -748,6 +762,9 @@ def run_case(picklevm, case, tmp):
             err.append("stderr %r does not match /%s/" %
                        (stderr[:200], case.stderr))
     res["out"] = os.path.getsize(out_path)
+    if status != 0 and not sig and res["out"] != 0:
+        # A refused or failed load writes nothing half-done.
+        err.append("%d bytes on stdout from a failed load" % res["out"])
     if case.check is not None and status == 0 and not sig and not err:
         with open(out_path, "rb") as f:
             out = f.read()

@@ -4,6 +4,7 @@
 #include "absl/base/optimization.h"
 
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -2118,8 +2119,20 @@ absl::Status RunPickle(std::string_view input, uint64_t start,
                        RunResult* result) {
   // The smaller of the graph's own bound and the options' governs.
   graph->LimitNodes(options.limits.max_nodes);
-  Machine m(input, start, options, graph, result);
-  return m.Run();
+  // The graph's memory is bounded by a small multiple of the input (the
+  // README's bound), but the system may still refuse it (ulimit -v, a
+  // container's limit).  That fails this load like a limit does, not the
+  // process: std::bad_alloc is the one exception the machine can meet, and
+  // it does not leave this function.  What was built stays consistent (the
+  // graph and the containers allocate before they change anything) and is
+  // freed with the graph.
+  try {
+    Machine m(input, start, options, graph, result);
+    return m.Run();
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kLimit, -1, -1,
+                     "out of memory: the system refused the graph more memory");
+  }
 }
 
 }  // namespace picklevm
