@@ -359,5 +359,52 @@ TEST(FastPath, SingleItemOpcodesMatchTheGeneralPath) {
   }
 }
 
+// SETITEMS on a plain dict runs on the fast path too (DoSetItems's dict
+// case); every other case goes to Step, and an error after some pairs were
+// set is Step's to report (it sets them again, which changes nothing).  The
+// graphs and errors are CPython's (pickle.loads of the same bytes).
+TEST(FastPath, SetitemsMatchesTheGeneralPath) {
+  struct Case {
+    const char* stream;
+    const char* strict;  // Summary under strict mode, or nullptr: an error
+  };
+  const Case cases[] = {
+      {R"(}(K\x01K\x02K\x03K\x04u.)", R"({"$dict":[[1,2],[3,4]]})"},
+      {R"(}(K\x01K\x02K\x01K\x03u.)", R"({"$dict":[[1,3]]})"},
+      {R"(}(K\x01K\x02\x88K\x03u.)", R"({"$dict":[[1,3]]})"},  // True == 1
+      {R"(}(u.)", "{}"},
+      // Two dicts with the same keys (the second follows the first's shape),
+      // then a third that diverges and meets an unhashable key.
+      {R"(]}(\x8c\x01a\x94K\x01\x8c\x01b\x94K\x02ua}(h\x00K\x03h\x01K\x04ua.)",
+       R"([{"a":1,"b":2},{"a":3,"b":4}])"},
+      {R"(]}(\x8c\x01a\x94K\x01\x8c\x01b\x94K\x02ua}(h\x00K\x03h\x00K\x04ua}(h\x01K\x05]K\x06ua.)",
+       nullptr},
+      {R"(}(K\x01K\x02]K\x03u.)", nullptr},   // unhashable after a pair
+      {R"(}(K\x01K\x02K\x03u.)", nullptr},    // odd number of items
+      {R"(}((K\x01K\x02u.)", nullptr},         // a MARK fences the dict
+      {R"(}K\x01K\x02u.)", nullptr},           // no MARK
+      {R"(](K\x00K\x01u.)", nullptr},          // list.__setitem__
+  };
+  for (const Case& c : cases) {
+    std::string input = Py(c.stream);
+    for (Mode mode : {Mode::kStrict, Mode::kRecord}) {
+      std::string out[2];
+      for (bool fast : {false, true}) {
+        MachineOptions o;
+        o.mode = mode;
+        o.fast_path = fast;
+        auto r = LoadWith(input, o);
+        out[fast] = Summary(*r) + " " + ErrorAt(*r) + " " + r->message();
+      }
+      EXPECT_EQ(out[0], out[1]) << c.stream;
+      if (mode == Mode::kStrict && c.strict != nullptr) {
+        EXPECT_EQ(out[1].substr(0, out[1].find(' ')), c.strict) << c.stream;
+      } else if (mode == Mode::kStrict) {
+        EXPECT_EQ(out[1].rfind("error:", 0), 0u) << out[1];
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace picklevm

@@ -1972,9 +1972,39 @@ absl::Status Machine::FastRun() {
         ++pos;
         continue;
       }
+      // A plain dict's SETITEMS (every protocol-2+ dict of two or more
+      // items): DoSetItems's dict case, without Step.  Anything else -- no
+      // MARK, the fence in the way, an odd count, another target, a
+      // consumed dict -- is Step's, as is an error: DictSetPairs keeps the
+      // pairs before a failing key, and Step setting them again changes
+      // nothing (d[k] = v twice is d[k] = v), then reports the same key.
+      case Op::kSetitems: {
+        if (marks_.empty()) goto slow;
+        const size_t x = marks_.back();
+        const size_t len = stack_.size();
+        const size_t fence = marks_.size() >= 2 ? marks_[marks_.size() - 2]
+                                                : 0;
+        if (x > len || x <= fence || len == x || (len - x) % 2 != 0) {
+          goto slow;
+        }
+        Node* const target = stack_[x - 1];
+        if (target->kind != Kind::kDict || (target->flags & kConsumed)) {
+          goto slow;
+        }
+        DictBody* const body = target->a.dict;
+        Node* failed = nullptr;
+        if (!g_.DictReserve(body, (len - x) / 2) ||
+            g_.DictSetPairs(body, stack_.data() + x, (len - x) / 2,
+                            &failed) != GraphErr::kOk) {
+          goto slow;
+        }
+        stack_.resize(x);
+        marks_.pop_back();
+        ++pos;
+        continue;
+      }
       // Container opcodes: Step's own code, which checks the fence and
       // reports errors with this opcode's offset.
-      case Op::kSetitems:
       case Op::kAppends:
       case Op::kDict:
       case Op::kList:
