@@ -322,12 +322,36 @@ TEST(LimitIntDigits, TextMemoIndexOnBothPaths) {
 // other case (fence in the way, unhashable key, another target) is left to
 // Step.  Both paths must give the same graph or the same error, in both
 // modes.  The graphs are CPython's (pickle.loads of the same bytes).
+// A stream and its strict-mode Summary (nullptr: an error).
+struct FastCase {
+  const char* stream;
+  const char* strict;
+};
+
+// The stream gives the same graph or error with the fast path on and off,
+// in both modes, and strict mode gives `strict`.
+void ExpectBothPathsAgree(const FastCase& c) {
+  std::string input = Py(c.stream);
+  for (Mode mode : {Mode::kStrict, Mode::kRecord}) {
+    std::string out[2];
+    for (bool fast : {false, true}) {
+      MachineOptions o;
+      o.mode = mode;
+      o.fast_path = fast;
+      auto r = LoadWith(input, o);
+      out[fast] = Summary(*r) + " " + ErrorAt(*r) + " " + r->message();
+    }
+    EXPECT_EQ(out[0], out[1]) << c.stream;
+    if (mode == Mode::kStrict && c.strict != nullptr) {
+      EXPECT_EQ(out[1].substr(0, out[1].find(' ')), c.strict) << c.stream;
+    } else if (mode == Mode::kStrict) {
+      EXPECT_EQ(out[1].rfind("error:", 0), 0u) << out[1];
+    }
+  }
+}
+
 TEST(FastPath, SingleItemOpcodesMatchTheGeneralPath) {
-  struct Case {
-    const char* stream;
-    const char* strict;  // Summary under strict mode (fast path on)
-  };
-  const Case cases[] = {
+  const FastCase cases[] = {
       {"(dp0\nS'a'\np1\nI1\ns.", R"({"a":1})"},
       {R"(}K\x01K\x02sK\x01K\x03s.)", R"({"$dict":[[1,3]]})"},
       {R"(]K\x01aK\x02a.)", "[1,2]"},
@@ -338,25 +362,7 @@ TEST(FastPath, SingleItemOpcodesMatchTheGeneralPath) {
       {R"()K\x01a.)", nullptr},              // tuple has no append
       {R"(](K\x01a.)", nullptr},             // the MARK fences the list
   };
-  for (const Case& c : cases) {
-    std::string input = Py(c.stream);
-    for (Mode mode : {Mode::kStrict, Mode::kRecord}) {
-      std::string out[2];
-      for (bool fast : {false, true}) {
-        MachineOptions o;
-        o.mode = mode;
-        o.fast_path = fast;
-        auto r = LoadWith(input, o);
-        out[fast] = Summary(*r) + " " + ErrorAt(*r) + " " + r->message();
-      }
-      EXPECT_EQ(out[0], out[1]) << c.stream;
-      if (mode == Mode::kStrict && c.strict != nullptr) {
-        EXPECT_EQ(out[1].substr(0, out[1].find(' ')), c.strict) << c.stream;
-      } else if (mode == Mode::kStrict) {
-        EXPECT_EQ(out[1].rfind("error:", 0), 0u) << out[1];
-      }
-    }
-  }
+  for (const FastCase& c : cases) ExpectBothPathsAgree(c);
 }
 
 // SETITEMS on a plain dict runs on the fast path too (DoSetItems's dict
@@ -364,11 +370,7 @@ TEST(FastPath, SingleItemOpcodesMatchTheGeneralPath) {
 // set is Step's to report (it sets them again, which changes nothing).  The
 // graphs and errors are CPython's (pickle.loads of the same bytes).
 TEST(FastPath, SetitemsMatchesTheGeneralPath) {
-  struct Case {
-    const char* stream;
-    const char* strict;  // Summary under strict mode, or nullptr: an error
-  };
-  const Case cases[] = {
+  const FastCase cases[] = {
       {R"(}(K\x01K\x02K\x03K\x04u.)", R"({"$dict":[[1,2],[3,4]]})"},
       {R"(}(K\x01K\x02K\x01K\x03u.)", R"({"$dict":[[1,3]]})"},
       {R"(}(K\x01K\x02\x88K\x03u.)", R"({"$dict":[[1,3]]})"},  // True == 1
@@ -385,25 +387,7 @@ TEST(FastPath, SetitemsMatchesTheGeneralPath) {
       {R"(}K\x01K\x02u.)", nullptr},           // no MARK
       {R"(](K\x00K\x01u.)", nullptr},          // list.__setitem__
   };
-  for (const Case& c : cases) {
-    std::string input = Py(c.stream);
-    for (Mode mode : {Mode::kStrict, Mode::kRecord}) {
-      std::string out[2];
-      for (bool fast : {false, true}) {
-        MachineOptions o;
-        o.mode = mode;
-        o.fast_path = fast;
-        auto r = LoadWith(input, o);
-        out[fast] = Summary(*r) + " " + ErrorAt(*r) + " " + r->message();
-      }
-      EXPECT_EQ(out[0], out[1]) << c.stream;
-      if (mode == Mode::kStrict && c.strict != nullptr) {
-        EXPECT_EQ(out[1].substr(0, out[1].find(' ')), c.strict) << c.stream;
-      } else if (mode == Mode::kStrict) {
-        EXPECT_EQ(out[1].rfind("error:", 0), 0u) << out[1];
-      }
-    }
-  }
+  for (const FastCase& c : cases) ExpectBothPathsAgree(c);
 }
 
 }  // namespace
