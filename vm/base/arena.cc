@@ -47,14 +47,15 @@ constexpr bool kAddressSanitizer = false;
 // zeroed, at a page fault each (glibc maps and unmaps blocks this size
 // anew each time): measured, a third of a RandomForest's decode.  Bounded
 // (kCacheBytes, kCacheSlots per thread); the mapped blocks of a big graph
-// (2 MiB and up) go back to the system as before.  (Under AddressSanitizer
-// every block is new[]'d and may be cached; reuse then skips ASan's
-// quarantine, so a pointer kept from an earlier graph into a reused block
-// would go unnoticed -- nothing keeps such pointers: a graph is freed
-// whole.)  A cached block is poisoned for AddressSanitizer
-// until it is taken again, and a taken block is filled with garbage in the
-// hardened (fuzzing, sanitizer, debug) builds, so that nothing comes to
-// depend on fresh pages being zero.
+// (2 MiB and up) go back to the system as before.
+//
+// A cached block is poisoned for AddressSanitizer until it is taken again,
+// and a taken block is filled with garbage in the hardened (fuzzing,
+// sanitizer, debug) builds, so that nothing comes to depend on fresh pages
+// being zero.  (Under ASan every block is new[]'d and may be cached; reuse
+// skips ASan's quarantine, so a pointer kept from an earlier graph into a
+// reused block would go unnoticed -- nothing keeps one: a graph is freed
+// whole.)
 constexpr size_t kCacheBytes = size_t{4} << 20;
 constexpr int kCacheSlots = 16;
 
