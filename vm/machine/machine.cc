@@ -406,8 +406,15 @@ class Machine {
     return found;
   }
   // A SETITEM on a dict (or dict-subclass instance) that a BUILD applied
-  // or a call took: see kConsumed.
-  absl::Status CheckNotConsumed(Node* target);
+  // or a call took: see kConsumed.  The test is inline (every SETITEMS
+  // makes it); what follows a consumed dict is not.
+  absl::Status CheckNotConsumed(Node* target) {
+    if (ABSL_PREDICT_TRUE(!(target->flags & kConsumed))) {
+      return absl::OkStatus();
+    }
+    return SetItemOnConsumed(target);
+  }
+  ABSL_ATTRIBUTE_NOINLINE absl::Status SetItemOnConsumed(Node* target);
   // A call's keywords: the dict's entries now (Record::kwargs_size), the
   // dict consumed.
   static void TakeKwargs(Record* r, Node* kwargs) {
@@ -822,8 +829,7 @@ absl::Status Machine::DoAppends(size_t x) {
   return absl::OkStatus();
 }
 
-absl::Status Machine::CheckNotConsumed(Node* target) {
-  if (!(target->flags & kConsumed)) return absl::OkStatus();
+absl::Status Machine::SetItemOnConsumed(Node* target) {
   if (strict_) {
     return Err(ErrorCode::kStrict,
                "SETITEM on a dict that a BUILD or a call already took "
@@ -1972,35 +1978,21 @@ absl::Status Machine::FastRun() {
         ++pos;
         continue;
       }
-      // A plain dict's SETITEMS (every protocol-2+ dict of two or more
-      // items): DoSetItems's dict case, without Step.  Anything else -- no
-      // MARK, the fence in the way, an odd count, another target, a
-      // consumed dict -- is Step's, as is an error: DictSetPairs keeps the
-      // pairs before a failing key, and Step setting them again changes
-      // nothing (d[k] = v twice is d[k] = v), then reports the same key.
+      // SETITEMS (every protocol-2+ dict of two or more items): what Step
+      // does for it -- pop the MARK, DoSetItems -- without Step's dispatch.
+      // No MARK is Step's to report.
       case Op::kSetitems: {
         if (marks_.empty()) goto slow;
-        const size_t x = marks_.back();
-        const size_t len = stack_.size();
-        const size_t fence = marks_.size() >= 2 ? marks_[marks_.size() - 2]
-                                                : 0;
-        if (x > len || x <= fence || len == x || (len - x) % 2 != 0) {
-          goto slow;
-        }
-        Node* const target = stack_[x - 1];
-        if (target->kind != Kind::kDict || (target->flags & kConsumed)) {
-          goto slow;
-        }
-        DictBody* const body = target->a.dict;
-        Node* failed = nullptr;
-        if (!g_.DictReserve(body, (len - x) / 2) ||
-            g_.DictSetPairs(body, stack_.data() + x, (len - x) / 2,
-                            &failed) != GraphErr::kOk) {
-          goto slow;
-        }
-        stack_.resize(x);
+        op_offset_ = pos;
+        opcode_ = p[0];
+        const size_t mark = marks_.back();
         marks_.pop_back();
+        absl::Status s = DoSetItems(mark);
         ++pos;
+        if (ABSL_PREDICT_FALSE(!s.ok())) {
+          reader_.SetPos(pos);
+          return s;
+        }
         continue;
       }
       // Container opcodes: Step's own code, which checks the fence and
