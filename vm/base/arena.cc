@@ -5,13 +5,16 @@
 #include <cstdint>
 #include <cstring>
 
-// clang may not define __SANITIZE_ADDRESS__; its feature test does.
-#if defined(__has_feature)
+// Whether AddressSanitizer is on: gcc defines __SANITIZE_ADDRESS__, clang
+// (14) only answers its feature test.
+#if defined(__SANITIZE_ADDRESS__)
+#define PICKLEVM_ASAN 1
+#elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define PICKLEVM_ASAN_INTERFACE 1
+#define PICKLEVM_ASAN 1
 #endif
 #endif
-#if defined(__SANITIZE_ADDRESS__) || defined(PICKLEVM_ASAN_INTERFACE)
+#if defined(PICKLEVM_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -21,22 +24,12 @@ namespace {
 
 // Under AddressSanitizer every block comes from new[], which ASan guards
 // with redzones; mapped blocks would hide overruns of big allocations.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(PICKLEVM_ASAN)
 constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-
-#if defined(__SANITIZE_ADDRESS__) || defined(PICKLEVM_ASAN_INTERFACE)
 #define PICKLEVM_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
 #define PICKLEVM_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
 #else
+constexpr bool kAddressSanitizer = false;
 #define PICKLEVM_POISON(p, n) ((void)(p), (void)(n))
 #define PICKLEVM_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
