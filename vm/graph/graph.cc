@@ -449,6 +449,7 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
     if (from->next != nullptr && from->next_canon == id &&
         from->next_ident == ident) {
       to = from->next;  // a known transition: `key` is not in `from`
+      from->next_key = key;
     } else {
       for (uint32_t i = 0; i < size; ++i) {
         if (dict->keys[i]->canon == id) {  // an equal key: new value only
@@ -477,6 +478,7 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
       from->next = to;
       from->next_canon = id;
       from->next_ident = ident;
+      from->next_key = key;
     }
     if (size == dict->values.capacity && !DictGrow(dict, size + 1, false)) {
       return GraphErr::kTooLarge;
@@ -526,10 +528,13 @@ GraphErr Graph::DictSetPairs(DictBody* dict, Node* const* kv, size_t pairs,
     const uint32_t capacity = dict->values.capacity;
     for (; i < pairs && size < capacity; ++i) {
       Node* key = kv[2 * i];
-      uint32_t id = key->canon;
-      if (id == 0 || at->next_canon != id || at->next == nullptr ||
-          at->next_ident != KeyIdentity(key)) {
-        break;
+      if (at->next_key != key) {
+        uint32_t id = key->canon;
+        if (id == 0 || at->next_canon != id || at->next == nullptr ||
+            at->next_ident != KeyIdentity(key)) {
+          break;
+        }
+        at->next_key = key;  // an equal key node: the next one is likely it
       }
       values[size++] = kv[2 * i + 1];
       at = at->next;  // `key` is not in `at`: it was checked

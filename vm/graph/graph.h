@@ -144,12 +144,9 @@ class Graph {
   GraphErr DictSet(DictBody* dict, Node* key, Node* value) {
     // The common case inline: the next key of a known key sequence (every
     // record after the first), with room for its value.
-    uint32_t id = key->canon;
     uint32_t size = dict->values.size;
     Shape* from = size == 0 ? &empty_shape_ : dict->shape;
-    if (ABSL_PREDICT_TRUE(id != 0 && from != nullptr &&
-                          from->next_canon == id && from->next != nullptr &&
-                          from->next_ident == KeyIdentity(key) &&
+    if (ABSL_PREDICT_TRUE(from != nullptr && from->next_key == key &&
                           size < dict->values.capacity)) {
       Shape* to = from->next;  // `key` is not in `from`: it was checked
       dict->values.data[size] = value;

@@ -228,6 +228,11 @@ struct Shape {
   uint32_t next_canon = 0;
   const Node* next_ident = nullptr;
   Shape* next = nullptr;
+  // The last key node that took that transition (nullptr: none yet).  A
+  // memo-shared key -- every record's keys after the first -- is this very
+  // node, so one compare stands for the canonical id and identity checks:
+  // a node's canonical id never changes once set.
+  const Node* next_key = nullptr;
 };
 
 // A dict's entries: the values in insertion order, and the keys either

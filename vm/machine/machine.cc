@@ -134,7 +134,21 @@ class Machine {
     return Err(ErrorCode::kLimit, StrCat("stack exceeds --max-stack (",
                                          opts_.limits.max_stack, ")"));
   }
-  size_t Fence() const { return marks_.empty() ? 0 : marks_.back(); }
+  // The top MARK's stack position (0: none), kept beside marks_ so the
+  // hot checks read one word; marks_ changes only through PushMark and
+  // DropMark, which keep the two in step.
+  size_t Fence() const { return fence_; }
+  void PushMark() {
+    marks_.push_back(stack_.size());
+    fence_ = stack_.size();
+  }
+  // Removes the top MARK (there is one) and returns its position.
+  size_t DropMark() {
+    size_t mark = marks_.back();
+    marks_.pop_back();
+    fence_ = marks_.empty() ? 0 : marks_.back();
+    return mark;
+  }
   // Items above the fence.
   size_t Above() const { return stack_.size() - Fence(); }
   absl::Status Pop(Node** out) {
@@ -151,14 +165,18 @@ class Machine {
   // CPython's marker(): pops the top MARK and returns its stack position.
   absl::Status PopMark(size_t* mark) {
     if (marks_.empty()) return Err(ErrorCode::kNoMark, "could not find MARK");
-    *mark = marks_.back();
-    marks_.pop_back();
+    *mark = DropMark();
     return absl::OkStatus();
   }
   absl::Span<Node* const> From(size_t at) const {
     return absl::MakeConstSpan(stack_.data() + at, stack_.size() - at);
   }
-  void Truncate(size_t at) { stack_.resize(at); }
+  // Drops the items from `at` (<= size) up.  erase, not resize: resize's
+  // growing half is an out-of-line call on every TUPLE2 and SETITEMS.
+  void Truncate(size_t at) {
+    stack_.erase(stack_.begin() + static_cast<std::ptrdiff_t>(at),
+                 stack_.end());
+  }
   // Replaces the items from `at` up with one list or tuple of them.
   absl::Status PackFrom(size_t at, Kind kind) {
     Node* seq = g_.NewSeq(kind, From(at));
@@ -445,6 +463,7 @@ class Machine {
 
   std::vector<Node*> stack_;
   std::vector<size_t> marks_;
+  size_t fence_ = 0;  // marks_.back(), or 0 (see Fence)
   GrowableArray<Node*> memo_vec_;
   absl::flat_hash_map<uint64_t, Node*> memo_map_;
   uint64_t memo_count_ = 0;
@@ -1469,7 +1488,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
     case Op::kPop:
       // CPython's split stacks: POP right after MARK pops the MARK.
       if (!marks_.empty() && marks_.back() == stack_.size()) {
-        marks_.pop_back();
+        DropMark();
         return absl::OkStatus();
       }
       if (Above() == 0) return Underflow();
@@ -1486,7 +1505,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
                    StrCat("stack exceeds --max-stack (",
                                 opts_.limits.max_stack, ")"));
       }
-      marks_.push_back(stack_.size());
+      PushMark();
       return absl::OkStatus();
     case Op::kPopMark: {
       size_t mark = 0;
@@ -1805,11 +1824,11 @@ absl::Status Machine::FastRun() {
         if (Above() < k) goto done;
         v = g_.NewSeq(Kind::kTuple, From(stack_.size() - k));
         if (v == nullptr) goto done;
-        stack_.resize(stack_.size() - k);
+        Truncate(stack_.size() - k);
         break;
       }
       case Op::kMark:
-        marks_.push_back(stack_.size());
+        PushMark();
         ++pos;
         continue;
       case Op::kMemoize:
@@ -1964,7 +1983,7 @@ absl::Status Machine::FastRun() {
                        stack_[len - 1]) != GraphErr::kOk) {
           goto done;
         }
-        stack_.resize(len - 2);
+        Truncate(len - 2);
         ++pos;
         continue;
       }
@@ -1985,8 +2004,7 @@ absl::Status Machine::FastRun() {
         if (marks_.empty()) goto slow;
         op_offset_ = pos;
         opcode_ = p[0];
-        const size_t mark = marks_.back();
-        marks_.pop_back();
+        const size_t mark = DropMark();
         absl::Status s = DoSetItems(mark);
         ++pos;
         if (ABSL_PREDICT_FALSE(!s.ok())) {
