@@ -20,6 +20,7 @@ malloc, picklevm RelWithDebInfo, inputs up to 10 MB.  Measured worst slopes
     1M-deep nested list (] x N, a x N-1)        ~54
     5M MEMOIZE of one value                     ~54
     1M-deep dict-of-dict / 1M int keys          ~38-44
+    1M one-key dicts sized by a 32-key guess   ~53  (protocol-0 sizing)
     2M dicts keyed by a fresh tuple             ~30
     100k dicts diverging at the shape limit     ~8
     5M EMPTY_LIST+POP pairs                     ~17  (expected ~1: see below)
@@ -278,6 +279,21 @@ def gen_shape_divergence(n):
     for j in range(n):
         body.append(EMPTY_DICT + MARK + prefix + b"J" + struct.pack("<i", j) +
                     NONE + SETITEMS + POP)
+    body.append(NONE + STOP)
+    return b"".join(body)
+
+
+def gen_sized_by_guess(n):
+    # One dict filled key by key with 32 keys (a shape chain as long as the
+    # shape limit), then n dicts that each take only its first key: every
+    # one is sized from the chain (Graph's capacity guess for dicts built
+    # one SETITEM at a time) and so holds 32 value slots for 6 input bytes,
+    # the most the guess can overshoot.
+    body = [proto(2), EMPTY_DICT]
+    for i in range(32):
+        body.append(binunicode("k%d" % i) + binput(i) + NONE + SETITEM)
+    body.append(POP)
+    body.append((EMPTY_DICT + binget(0) + NONE + SETITEM + POP) * n)
     body.append(NONE + STOP)
     return b"".join(body)
 
@@ -607,6 +623,9 @@ def cases():
                       3, 2)))
     c.append(Case("100k dicts diverging at the shape limit",
                   lambda: gen_shape_divergence(N // 10),
+                  check=expect_root(b"null", proto_n=2)))
+    c.append(Case("1M one-key dicts sized by a 32-key guess",
+                  lambda: gen_sized_by_guess(N),
                   check=expect_root(b"null", proto_n=2)))
     c.append(Case("2M dicts keyed by a fresh tuple",
                   lambda: gen_tuple_key_dicts(2 * N),

@@ -390,5 +390,73 @@ TEST(FastPath, SetitemsMatchesTheGeneralPath) {
   for (const FastCase& c : cases) ExpectBothPathsAgree(c);
 }
 
+// Protocol 0's one-pass lines (INT, PUT, GET, FLOAT, UNICODE read with
+// their newline in one scan) and MARK containers (LIST, TUPLE, an empty
+// DICT) on the fast path; every other shape takes the line path or Step.
+// The graphs and errors are CPython's (pickle.loads of the same bytes:
+// [False, True, False, -1, 0, 10], octal 010 == 8, and so on).
+TEST(FastPath, TextLinesAndMarkContainersMatchTheGeneralPath) {
+  const FastCase cases[] = {
+      // "00", "01" and "-0" are bools; "0", "-1", "10" are not.
+      {"(lp0\nI00\naI01\naI-0\naI-1\naI0\naI10\na.",
+       "[false,true,false,-1,0,10]"},
+      // strtol's octal, '+', a leading space: the line path.
+      {"(lI010\naI+5\naI 5\naI007\na.", "[8,5,5,7]"},
+      // 18 digits (one pass), 19 (the line path, int64), 20 (a big int).
+      {"(lI123456789012345678\naI-123456789012345678\naI1234567890123456789"
+       "\naI12345678901234567890\na.",
+       R"([{"$int":"123456789012345678"},{"$int":"-123456789012345678"},)"
+       R"({"$int":"1234567890123456789"},{"$int":"12345678901234567890"}])"},
+      {"(lI-\na.", nullptr},
+      {"(lI1x\na.", nullptr},
+      {"(lI1", nullptr},  // no newline
+      {"(I5\np007\ng7\nl.", "[5,5]"},
+      {"(I5\np+7\ng7\nl.", "[5,5]"},
+      {"(I5\np-7\nl.", nullptr},
+      {"(I5\ng7\nl.", nullptr},  // not in the memo
+      {"(lF0.5\naF-1.25e-3\naF.5\naF+1.5\naF-inf\na"
+       "F0.1000000000000000000000000000000000000000000001\na.",
+       R"([0.5,-0.00125,0.5,1.5,{"$float":"-inf"},0.1])"},
+      {"(lF1e400\na.", nullptr},  // OverflowError
+      {"(lF1.5x\na.", nullptr},
+      {"(lF1.5", nullptr},  // no newline
+      {"(lVab\\\\u00e9\naVx\\xc3\\xa9\naV\naVplain\na.",
+       "[\"ab\xc3\xa9\",\"x\xc3\x83\xc2\xa9\",\"\",\"plain\"]"},
+      {"(lVab", nullptr},  // no newline
+      {"(dp0\n.", "{}"},
+      {"(S'a'\nI1\nd.", R"({"a":1})"},  // DICT with items: Step
+      {"(S'a'\nd.", nullptr},           // odd number of items
+      {"d.", nullptr},                  // no MARK
+      {"(I1\nI2\nt.", R"({"$tuple":[1,2]})"},
+      {"(t.", R"({"$tuple":[]})"},
+      {"t.", nullptr},
+      {"(l.", "[]"},
+      {"l.", nullptr},
+      // Dicts filled one SETITEM at a time, sized from the key sequence
+      // the previous dict took (the third outgrows that guess).
+      {"(lp0\n(dp1\nVa\np2\nI1\nsVb\np3\nI2\nsa(dp4\ng2\nI3\nsa(dp5\ng2\n"
+       "I4\nsg3\nI5\nsVc\nI6\nsa.",
+       R"([{"a":1,"b":2},{"a":3},{"a":4,"b":5,"c":6}])"},
+  };
+  for (const FastCase& c : cases) ExpectBothPathsAgree(c);
+}
+
+// A MARK container that would pass --max-nodes (two ints made, the
+// container would be the third) is left to Step by the fast
+// path, which then reports it as the general path does.
+TEST(FastPath, MarkContainerAtTheNodeLimit) {
+  for (const char* stream : {"(I1\nI2\nt.", "(I1\nI2\nl.", "I1\nI2\n(d."}) {
+    std::string out[2];
+    for (bool fast : {false, true}) {
+      MachineOptions o;
+      o.fast_path = fast;
+      o.limits.max_nodes = 2;
+      out[fast] = ErrorAt(*LoadWith(stream, o));
+    }
+    EXPECT_EQ(out[0], out[1]) << stream;
+    EXPECT_EQ(out[1].rfind("limit@", 0), 0u) << out[1];
+  }
+}
+
 }  // namespace
 }  // namespace picklevm

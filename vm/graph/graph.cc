@@ -480,8 +480,24 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
       from->next_ident = ident;
       from->next_key = key;
     }
-    if (size == dict->values.capacity && !DictGrow(dict, size + 1, false)) {
-      return GraphErr::kTooLarge;
+    if (size == dict->values.capacity) {
+      // A dict filled one SETITEM at a time (protocol 0) starts at the
+      // size the last dict that began with this key reached, as the
+      // shapes' cached transitions show (a million records of eight keys:
+      // one array of 8 each, not 4 then 8 and a copy).  At most the shape
+      // limit, so a stream that lets the guess overshoot costs at most 32
+      // value slots per dict it builds (256 bytes for 5 input bytes, well
+      // inside the README's bound).
+      uint64_t need = size + 1;
+      bool exact = false;
+      if (size == 0) {
+        for (const Shape* s = to; s->next != nullptr && need < kShapeLimit;
+             s = s->next) {
+          ++need;
+        }
+        exact = true;
+      }
+      if (!DictGrow(dict, need, exact)) return GraphErr::kTooLarge;
     }
     dict->values.data[dict->values.size++] = value;
     dict->shape = to;

@@ -1862,14 +1862,82 @@ absl::Status Machine::FastRun() {
         }
         v = memo_vec_[index];
         break;
-      // Protocol 0's line operands (the line ends inside the frame or
-      // input, as Reader::ReadLine requires).
+      // Protocol 0's decimal lines -- PUT and GET indexes, INT values --
+      // read in one pass, digits then the newline, with no separate search
+      // for the line's end.  The shapes taken here are the ones protocol 0
+      // writes: for PUT/GET 1 to 18 digits (and at most --max-int-digits);
+      // for INT an optional '-', then 1 to 18 digits without a leading
+      // zero, or "00"/"01" (its False and True).  Anything else -- '+',
+      // spaces, octal or hex, more digits, no newline within reach -- takes
+      // the line path below and then Step, which decide it: what Step
+      // would give for these shapes is what they give here (the int fits
+      // int64, where ParseIntOpcode's strtol path applies no digit limit).
       case Op::kInt:
-      case Op::kFloat:
       case Op::kPut:
-      case Op::kGet:
-      case Op::kUnicode:
-      case Op::kString: {
+      case Op::kGet: {
+        const bool is_int = p[0] == static_cast<uint8_t>(Op::kInt);
+        // opcode, '-', 18 digits, '\n'
+        const uint8_t* const end = p + std::min<uint64_t>(avail, 21);
+        const uint8_t* q = p + 1;
+        const bool neg = is_int && q < end && *q == '-';
+        q += neg;
+        const uint8_t* const digits = q;
+        uint64_t x = 0;
+        while (q < end && *q >= '0' && *q <= '9') {
+          x = x * 10 + static_cast<uint64_t>(*q - '0');
+          ++q;
+        }
+        const uint64_t nd = static_cast<uint64_t>(q - digits);
+        if (q == end || *q != '\n' || nd == 0 || nd > 18) goto line;
+        n = static_cast<uint64_t>(q - p) + 1;
+        if (!is_int) {
+          if (nd > opts_.limits.max_int_digits) goto done;
+          index = x;
+          if (p[0] == static_cast<uint8_t>(Op::kPut)) goto put;
+          goto get;
+        }
+        if (digits[0] == '0' && nd != 1 && !(nd == 2 && !neg && x <= 1)) {
+          goto line;  // octal to strtol
+        }
+        const int64_t value =
+            neg ? -static_cast<int64_t>(x) : static_cast<int64_t>(x);
+        // A line of two characters whose value is 0 or 1 ("00", "01",
+        // "-0") is a bool to CPython.
+        v = n == 4 && (value == 0 || value == 1) ? g_.Bool(value != 0)
+                                                 : g_.NewInt(value);
+        break;
+      }
+      // FLOAT as repr() writes it, read in one pass too: from_chars stops
+      // at the newline (a float's repr is at most 24 characters, so 40 is
+      // ample; a longer line takes the line path).
+      case Op::kFloat: {
+        double d;
+        const size_t len = ParseReprFloat(
+            std::string_view(reinterpret_cast<const char*>(p + 1),
+                             std::min<uint64_t>(avail - 1, 40)),
+            &d);
+        if (len == 0) goto line;
+        v = g_.NewFloat(d);
+        n = len + 2;
+        break;
+      }
+      // UNICODE of ASCII without '\\' (raw-unicode-escape is the identity
+      // on it), found in the same pass as the newline.
+      case Op::kUnicode: {
+        const uint8_t* const end = p + avail;
+        const uint8_t* q = p + 1;
+        while (q < end && *q != '\n' && !(*q & 0x80) && *q != '\\') ++q;
+        if (q == end || *q != '\n') goto line;
+        v = g_.NewStr(std::string_view(reinterpret_cast<const char*>(p + 1),
+                                       static_cast<size_t>(q - p - 1)),
+                      false, /*copy=*/false);
+        n = static_cast<uint64_t>(q - p) + 1;
+        break;
+      }
+      // Protocol 0's other line operands (the line ends inside the frame
+      // or input, as Reader::ReadLine requires).
+      case Op::kString:
+      line: {
         const void* nl = std::memchr(p + 1, '\n', avail - 1);
         if (nl == nullptr) goto done;
         std::string_view line(reinterpret_cast<const char*>(p + 1),
@@ -1879,37 +1947,6 @@ absl::Status Machine::FastRun() {
         switch (static_cast<Op>(p[0])) {
           case Op::kInt: {
             if (line.size() < 2) goto done;
-            // Plain decimal, as protocol 0 writes every int that is not a
-            // bool: "-"? [1-9][0-9]{0,17} or "-"? "0", read here (it fits
-            // int64, where ParseIntOpcode's strtol path gives the same value
-            // and applies no digit limit).  Anything else -- 00/01 (bools),
-            // octal or hex, spaces, '+', more digits -- is ParseIntOpcode's.
-            {
-              std::string_view body = line.substr(0, line.size() - 1);
-              bool neg = body[0] == '-';
-              if (neg) body.remove_prefix(1);
-              if (!body.empty() && body.size() <= 18 &&
-                  (body[0] != '0' || body.size() == 1)) {
-                uint64_t x = 0;
-                bool plain = true;
-                for (char c : body) {
-                  if (c < '0' || c > '9') {
-                    plain = false;
-                    break;
-                  }
-                  x = x * 10 + static_cast<uint64_t>(c - '0');
-                }
-                int64_t value = neg ? -static_cast<int64_t>(x)
-                                    : static_cast<int64_t>(x);
-                // A 2-character line of value 0 or 1 is a bool to CPython
-                // ("-0" is False): ParseIntOpcode knows.
-                bool is_bool = line.size() == 3 && (value == 0 || value == 1);
-                if (plain && !is_bool) {
-                  v = g_.NewInt(value);
-                  break;
-                }
-              }
-            }
             PyInt i;
             bool is_bool;
             if (ParseIntOpcode(line, opts_.limits.max_int_digits, &i,
@@ -1932,20 +1969,7 @@ absl::Status Machine::FastRun() {
           }
           case Op::kPut:
           case Op::kGet:
-            // Plain decimal digits; anything else (signs, spaces, huge
-            // numbers, more digits than --max-int-digits) is
-            // TextMemoIndex's to parse or refuse.
-            if (text.empty() || text.size() > 18 ||
-                text.size() > opts_.limits.max_int_digits) {
-              goto done;
-            }
-            index = 0;
-            for (char c : text) {
-              if (c < '0' || c > '9') goto done;
-              index = index * 10 + static_cast<uint64_t>(c - '0');
-            }
-            if (p[0] == static_cast<uint8_t>(Op::kPut)) goto put;
-            goto get;
+            goto done;  // not the one-pass shape: TextMemoIndex decides
           case Op::kUnicode:
             // raw-unicode-escape is the identity on ASCII without '\\'.
             for (char c : text) {
@@ -2013,12 +2037,29 @@ absl::Status Machine::FastRun() {
         }
         continue;
       }
+      // Protocol 0's containers: MARK, the items, then LIST or TUPLE; and
+      // MARK DICT with no items, then one SETITEM per entry.  What Step
+      // does -- pop the MARK, pack the items above it -- without its
+      // dispatch.  A failed NewSeq (the node limit) changed nothing, and
+      // Step then reports it; a DICT with items is Step's.
+      case Op::kList:
+      case Op::kTuple:
+        if (marks_.empty()) goto slow;
+        v = g_.NewSeq(p[0] == static_cast<uint8_t>(Op::kList) ? Kind::kList
+                                                              : Kind::kTuple,
+                      From(Fence()));
+        if (v == nullptr) goto done;
+        Truncate(DropMark());
+        break;
+      case Op::kDict:
+        if (marks_.empty() || Fence() != stack_.size()) goto slow;
+        v = g_.NewDict();
+        if (v == nullptr) goto done;
+        DropMark();
+        break;
       // Container opcodes: Step's own code, which checks the fence and
       // reports errors with this opcode's offset.
       case Op::kAppends:
-      case Op::kDict:
-      case Op::kList:
-      case Op::kTuple:
       slow: {
         op_offset_ = pos;
         opcode_ = p[0];

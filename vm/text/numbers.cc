@@ -164,26 +164,25 @@ NumParse ParseLongOpcode(std::string_view line, uint64_t max_digits,
   return ParsePythonInt(s, 0, max_digits, out);
 }
 
+size_t ParseReprFloat(std::string_view s, double* out) {
+  const char* const first = s.data();
+  const char* const last = first + s.size();
+  const char* digits = first + (first < last && *first == '-');
+  if (digits >= last ||
+      !((*digits >= '0' && *digits <= '9') || *digits == '.')) {
+    return 0;
+  }
+  double v;
+  auto [ptr, ec] = std::from_chars(first, last, v);
+  if (ec != std::errc() || ptr == last || *ptr != '\n') return 0;
+  *out = v;
+  return static_cast<size_t>(ptr - first);
+}
+
 NumParse ParseFloatOpcode(std::string_view line, double* out) {
-  // The common line, a repr() such as "0.25158329759496567\n": where the
-  // number starts with a digit or '.' (after an optional '-'), the decimal
-  // grammar std::from_chars reads is Python's, so a parse that ends right
-  // at the line's end is the answer.  Anything else -- '+', inf/nan, a NUL,
-  // overflow or underflow, stray characters -- takes the checked path
-  // below, which decides it alone.
-  if (!line.empty()) {
-    const char* first = line.data();
-    const char* last = first + line.size() - (line.back() == '\n');
-    const char* digits = first + (first < last && *first == '-');
-    if (digits < last && ((*digits >= '0' && *digits <= '9') ||
-                          *digits == '.')) {
-      double v;
-      auto [ptr, ec] = std::from_chars(first, last, v);
-      if (ec == std::errc() && ptr == last) {
-        *out = v;
-        return NumParse::kOk;
-      }
-    }
+  if (!line.empty() && line.back() == '\n' &&
+      ParseReprFloat(line, out) == line.size() - 1) {
+    return NumParse::kOk;
   }
   std::string_view s = UpToNul(line);
   size_t i = 0, n = s.size();

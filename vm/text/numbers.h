@@ -40,6 +40,16 @@ NumParse ParseLongOpcode(std::string_view line, uint64_t max_digits,
 // The FLOAT opcode: `line` includes its '\n'.
 NumParse ParseFloatOpcode(std::string_view line, double* out);
 
+// The common FLOAT line, a repr() such as "0.25158329759496567": a number
+// that starts with a digit or '.' (after an optional '-') and that
+// std::from_chars reads exactly up to a '\n' inside `s` (where that
+// decimal grammar is Python's).  Returns the number's length (s[len] is the
+// '\n') and sets *out; 0 for any other shape -- '+', inf/nan, overflow and
+// underflow, stray characters, no '\n' in `s` -- which ParseFloatOpcode's
+// checked path decides.  `s` may run past the line: the parse stops at its
+// '\n'.
+size_t ParseReprFloat(std::string_view s, double* out);
+
 }  // namespace picklevm
 
 #endif  // PICKLEVM_VM_TEXT_NUMBERS_H_
