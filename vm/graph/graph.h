@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
@@ -54,7 +55,10 @@ class Graph {
   // counters and flags then cost no node.
   static constexpr int64_t kSmallIntMin = -5;
   static constexpr int64_t kSmallIntMax = 1023;
-  Node* NewInt(int64_t v) {
+  // NewInt, NewFloat, NewStr, NewSeq and Alloc are always inlined: they
+  // are the fast path's per-opcode work, and GCC's inliner gives up on
+  // them inside the machine's (large) loop.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Node* NewInt(int64_t v) {
     if (v >= kSmallIntMin && v <= kSmallIntMax) {
       Node*& cached = small_ints_[v - kSmallIntMin];
       if (cached == nullptr) cached = FreshInt(v);
@@ -63,14 +67,15 @@ class Graph {
     return FreshInt(v);
   }
   Node* NewBigInt(std::string_view decimal);  // copied into the arena
-  Node* NewFloat(double v) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Node* NewFloat(double v) {
     Node* n = Alloc(Kind::kFloat);
     if (n) n->a.f = v;
     return n;
   }
   Node* NewComplex(double re, double im);
   // `text` is generalized UTF-8; `copy` when it does not outlive the input.
-  Node* NewStr(std::string_view text, bool has_surrogates, bool copy) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Node* NewStr(std::string_view text,
+                                            bool has_surrogates, bool copy) {
     Node* n = Alloc(Kind::kStr);
     if (!n) return n;
     if (copy) text = arena_.CopyString(text);
@@ -82,7 +87,8 @@ class Graph {
   Node* NewBytes(Kind kind, std::string_view data, bool copy);
   Node* NewList() { return Alloc(Kind::kList); }
   // A list or tuple of `items`; nullptr at the node limit.
-  Node* NewSeq(Kind kind, absl::Span<Node* const> items) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Node* NewSeq(Kind kind,
+                                            absl::Span<Node* const> items) {
     if (items.size() > UINT32_MAX) return nullptr;
     Node* n = Alloc(kind);
     if (!n || items.empty()) return n;
@@ -172,7 +178,9 @@ class Graph {
 
 
  private:
-  Node* Alloc(Kind kind) {
+  // Always inlined (see NewInt): `kind` is a constant at every call, so
+  // the wide/narrow choice folds away.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Node* Alloc(Kind kind) {
     if (ABSL_PREDICT_FALSE(node_count_ >= max_nodes_)) return nullptr;
     ++node_count_;
     if (IsWideKind(kind)) return &arena_.New<WideNode>(kind)->node;

@@ -138,12 +138,12 @@ class Machine {
   // hot checks read one word; marks_ changes only through PushMark and
   // DropMark, which keep the two in step.
   size_t Fence() const { return fence_; }
-  void PushMark() {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void PushMark() {
     marks_.push_back(stack_.size());
     fence_ = stack_.size();
   }
   // Removes the top MARK (there is one) and returns its position.
-  size_t DropMark() {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE size_t DropMark() {
     size_t mark = marks_.back();
     marks_.pop_back();
     fence_ = marks_.empty() ? 0 : marks_.back();
