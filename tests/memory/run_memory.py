@@ -20,7 +20,7 @@ malloc, picklevm RelWithDebInfo, inputs up to 10 MB.  Measured worst slopes
     1M-deep nested list (] x N, a x N-1)        ~54
     5M MEMOIZE of one value                     ~54
     1M-deep dict-of-dict / 1M int keys          ~38-44
-    1M one-key dicts sized by a 32-key guess   ~53  (protocol-0 sizing)
+    3M nested one-key dicts sized by a guess    ~62  (protocol-0 sizing)
     2M dicts keyed by a fresh tuple             ~30
     100k dicts diverging at the shape limit     ~8
     5M EMPTY_LIST+POP pairs                     ~17  (expected ~1: see below)
@@ -283,19 +283,19 @@ def gen_shape_divergence(n):
     return b"".join(body)
 
 
-def gen_sized_by_guess(n):
-    # One dict filled key by key with 32 keys (a shape chain as long as the
-    # shape limit), then n dicts that each take only its first key: every
-    # one is sized from the chain (Graph's capacity guess for dicts built
-    # one SETITEM at a time) and so holds 32 value slots for 6 input bytes,
-    # the most the guess can overshoot.
-    body = [proto(2), EMPTY_DICT]
-    for i in range(32):
-        body.append(binunicode("k%d" % i) + binput(i) + NONE + SETITEM)
-    body.append(POP)
-    body.append((EMPTY_DICT + binget(0) + NONE + SETITEM + POP) * n)
-    body.append(NONE + STOP)
-    return b"".join(body)
+def gen_sized_by_guess(groups):
+    # One dict filled key by key with 32 keys (None, then ints 0-30: a
+    # shape chain as long as the shape limit), then `groups` times 30
+    # nested dicts, each taking only that first key (None) with the next
+    # dict as its value: `}N` x 30, N, `s` x 30, POP -- 3 input bytes a
+    # dict.  Every one is sized by Graph's guess for dicts filled one
+    # SETITEM at a time, which the chain makes as large as it goes
+    # (kSizeGuessLimit = 16 value slots): the most the guess can overshoot
+    # for the fewest input bytes.
+    first = EMPTY_DICT + NONE + NONE + SETITEM + b"".join(
+        b"K" + bytes([i]) + NONE + SETITEM for i in range(31)) + POP
+    group = (EMPTY_DICT + NONE) * 30 + NONE + SETITEM * 30 + POP
+    return proto(2) + first + group * groups + NONE + STOP
 
 
 def gen_tuple_key_dicts(n):
@@ -624,8 +624,8 @@ def cases():
     c.append(Case("100k dicts diverging at the shape limit",
                   lambda: gen_shape_divergence(N // 10),
                   check=expect_root(b"null", proto_n=2)))
-    c.append(Case("1M one-key dicts sized by a 32-key guess",
-                  lambda: gen_sized_by_guess(N),
+    c.append(Case("3M nested one-key dicts sized by a guess",
+                  lambda: gen_sized_by_guess(N // 10),
                   check=expect_root(b"null", proto_n=2)))
     c.append(Case("2M dicts keyed by a fresh tuple",
                   lambda: gen_tuple_key_dicts(2 * N),

@@ -308,6 +308,36 @@ TEST(GraphApi, DictSetKeepsFirstKeyObject) {
   EXPECT_EQ(d->a.dict->size(), 1u);
 }
 
+// A dict filled one key at a time is first sized by the key sequence the
+// shapes' cached transitions lead on to from its first key: the path the
+// most recent dicts took at each step, at most kSizeGuessLimit (16) slots.
+TEST(GraphApi, DictFilledKeyByKeyIsSizedFromTheLastKeySequences) {
+  Graph g;
+  std::vector<Node*> keys;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back(g.NewStr(std::string(1, static_cast<char>('A' + i)),
+                            false, true));
+  }
+  auto fill = [&](int n) {
+    Node* d = g.NewDict();
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(g.DictSet(d->a.dict, keys[i], g.None()), GraphErr::kOk);
+    }
+    return d->a.dict;
+  };
+  DictBody* first = fill(1);  // no sequence known yet: exact
+  EXPECT_EQ(first->values.capacity, 1u);
+  fill(6);                            // A..F
+  EXPECT_EQ(fill(1)->values.capacity, 6u);
+  fill(2);                            // A, B: B's own transition stays C
+  EXPECT_EQ(fill(1)->values.capacity, 6u);
+  DictBody* grown = fill(8);          // outgrows the guess of 6
+  EXPECT_EQ(grown->size(), 8u);
+  EXPECT_GE(grown->values.capacity, 8u);
+  fill(40);
+  EXPECT_EQ(fill(1)->values.capacity, 16u);  // the limit
+}
+
 TEST(GraphApi, NodesTakeSixteenBytesUnlessTheyNeedASecondWord) {
   // Ints, floats and containers' heads are 16 bytes; strs, tuples and the
   // other kinds with a length or a size are 24 (WideNode).

@@ -186,6 +186,19 @@ TEST(ErrMemo, NegativePut) {
   EXPECT_EQ(StrictErr(R"(Np-1\n.)"), "value@1 PUT");
 }
 
+TEST(ErrMemo, PutLooksAtTheStackBeforeItsNumber) {
+  // CPython's load_put reads the line, then checks the stack, then parses:
+  // UnpicklingError: unpickling stack underflow / unexpected MARK found.
+  EXPECT_EQ(StrictErr(R"(p-1\n.)"), "stack-underflow@0 PUT");
+  EXPECT_EQ(StrictErr(R"(px\n.)"), "stack-underflow@0 PUT");
+  EXPECT_EQ(StrictErr(R"(N(p-1\n.)"), "stack-underflow@2 PUT");
+  // UnpicklingError: pickle data was truncated (the line comes first).
+  EXPECT_EQ(StrictErr(R"(p\n.)"), "truncated@0 PUT");
+  auto o = pvtest::Load(Py(R"(N(p-1\n.)"), Mode::kStrict);
+  EXPECT_NE(o->message().find("unexpected MARK found"), std::string::npos)
+      << o->message();
+}
+
 TEST(ErrMemo, NonNumericIndex) {
   // ValueError: invalid literal for int() with base 10: 'abc\n'
   EXPECT_EQ(StrictErr(R"(Npabc\n.)"), "bad-operand@1 PUT");

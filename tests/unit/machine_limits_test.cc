@@ -409,6 +409,8 @@ TEST(FastPath, TextLinesAndMarkContainersMatchTheGeneralPath) {
        R"({"$int":"1234567890123456789"},{"$int":"12345678901234567890"}])"},
       {"(lI-\na.", nullptr},
       {"(lI1x\na.", nullptr},
+      // "-00" (octal 0) and "-01" are not bools; "\r\n" is int(s, 0)'s.
+      {"(lI-00\naI-01\naI1\r\na.", "[0,-1,1]"},
       {"(lI1", nullptr},  // no newline
       {"(I5\np007\ng7\nl.", "[5,5]"},
       {"(I5\np+7\ng7\nl.", "[5,5]"},
@@ -418,6 +420,17 @@ TEST(FastPath, TextLinesAndMarkContainersMatchTheGeneralPath) {
        "F0.1000000000000000000000000000000000000000000001\na.",
        R"([0.5,-0.00125,0.5,1.5,{"$float":"-inf"},0.1])"},
       {"(lF1e400\na.", nullptr},  // OverflowError
+      {"(lF1.5\r\na.", nullptr},  // ValueError
+      // Lines of 38, 39 and 40 characters: the one-pass window is 40 bytes
+      // with the newline, so the last takes the line path.
+      {"(lF0.111111111111111111111111111111111111\na"
+       "F0.1111111111111111111111111111111111111\na"
+       "F0.11111111111111111111111111111111111111\na"
+       "F1.0000000000000000000000000000000000e5\na"
+       "F1.00000000000000000000000000000000000e5\na"
+       "F1.000000000000000000000000000000000000e5\na.",
+       "[0.1111111111111111,0.1111111111111111,0.1111111111111111,"
+       "100000.0,100000.0,100000.0]"},
       {"(lF1.5x\na.", nullptr},
       {"(lF1.5", nullptr},  // no newline
       {"(lVab\\\\u00e9\naVx\\xc3\\xa9\naV\naVplain\na.",
@@ -432,6 +445,18 @@ TEST(FastPath, TextLinesAndMarkContainersMatchTheGeneralPath) {
       {"t.", nullptr},
       {"(l.", "[]"},
       {"l.", nullptr},
+      // A line that runs past its FRAME: CPython's C unpickler reads on
+      // ([123]); picklevm rejects it, as the pure-Python unpickler does
+      // (fuzz/differential_known.md, D2).
+      {R"(\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00(I123\nl.)", nullptr},
+      {R"(\x80\x04\x95\x06\x00\x00\x00\x00\x00\x00\x00(I123\nl.)", "[123]"},
+      // pickle.dumps([{'a': 1, 'b': 2}, {'b': 3, 'a': 4}]) in protocols 0
+      // and 2: the memo-shared key nodes come back in another order.
+      {"(lp0\n(dp1\nVa\np2\nI1\nsVb\np3\nI2\nsa(dp4\ng3\nI3\nsg2\nI4\nsa.",
+       R"([{"a":1,"b":2},{"b":3,"a":4}])"},
+      {R"(\x80\x02]q\x00(}q\x01(X\x01\x00\x00\x00aq\x02K\x01X\x01\x00\x00)"
+       R"(\x00bq\x03K\x02u}q\x04(h\x03K\x03h\x02K\x04ue.)",
+       R"([{"a":1,"b":2},{"b":3,"a":4}])"},
       // Dicts filled one SETITEM at a time, sized from the key sequence
       // the previous dict took (the third outgrows that guess).
       {"(lp0\n(dp1\nVa\np2\nI1\nsVb\np3\nI2\nsa(dp4\ng2\nI3\nsa(dp5\ng2\n"

@@ -481,17 +481,20 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
       from->next_key = key;
     }
     if (size == dict->values.capacity) {
-      // A dict filled one SETITEM at a time (protocol 0) starts at the
-      // size the last dict that began with this key reached, as the
-      // shapes' cached transitions show (a million records of eight keys:
-      // one array of 8 each, not 4 then 8 and a copy).  At most the shape
-      // limit, so a stream that lets the guess overshoot costs at most 32
-      // value slots per dict it builds (256 bytes for 5 input bytes, well
-      // inside the README's bound).
+      // A dict filled one SETITEM at a time (protocol 0) gets its first
+      // array sized by a guess: the length of the key sequence the shapes'
+      // cached transitions lead on to from its first key -- the path the
+      // most recent dicts took at each step, typically the previous
+      // record's keys (a million records of eight keys: one array of 8
+      // each, not 4, then 8 and a copy).  At most kSizeGuessLimit slots:
+      // a stream that makes the guess overshoot -- nested one-key dicts,
+      // `}N` ... `s`, 3 input bytes each -- pays 16 slots per dict, about
+      // 60 bytes of graph per input byte (tests/memory), inside the
+      // README's bound.
       uint64_t need = size + 1;
       bool exact = false;
       if (size == 0) {
-        for (const Shape* s = to; s->next != nullptr && need < kShapeLimit;
+        for (const Shape* s = to; s->next != nullptr && need < kSizeGuessLimit;
              s = s->next) {
           ++need;
         }

@@ -139,7 +139,9 @@ class Graph {
   // Room for `more` further entries: exactly, into an empty dict (SETITEMS
   // or DICT filling a fresh one: no doubling waste), else growing
   // geometrically, so a dict filled by one SETITEM at a time (protocol 0)
-  // costs linear time and at most twice its size, not a copy per item.
+  // costs linear time, not a copy per item.  (Such a dict's first array is
+  // sized by a guess, see DictSetSlow: at most twice its size, or
+  // kSizeGuessLimit slots.)
   bool DictReserve(DictBody* dict, uint64_t more) {
     uint64_t need = uint64_t{dict->values.size} + more;
     if (need <= dict->values.capacity) return true;
@@ -148,8 +150,10 @@ class Graph {
   }
   // d[key] = value: an equal key keeps its position and first key.
   GraphErr DictSet(DictBody* dict, Node* key, Node* value) {
-    // The common case inline: the next key of a known key sequence (every
-    // record after the first), with room for its value.
+    // The common case inline: the very key node (shared through the memo)
+    // that last took the next step of a known key sequence -- every record
+    // after the first -- with room for its value.  An equal key that is
+    // another node takes DictSetSlow, which follows the same transition.
     uint32_t size = dict->values.size;
     Shape* from = size == 0 ? &empty_shape_ : dict->shape;
     if (ABSL_PREDICT_TRUE(from != nullptr && from->next_key == key &&
@@ -194,6 +198,8 @@ class Graph {
   // Dicts of at most this many keys share them through Shapes; a larger
   // one keeps its own (and past kLinearLimit a hash index over them).
   static constexpr uint32_t kShapeLimit = 32;
+  // The most value slots DictSetSlow's guess gives a dict's first array.
+  static constexpr uint32_t kSizeGuessLimit = 16;
   // The identity a shape transition must match besides the canonical id.
   // A shape keeps the key node of the dict that made it, and every dict of
   // the shape shows that node as its key; that is invisible only where

@@ -265,7 +265,9 @@ class Machine {
   }
   absl::Status TextMemoIndex(std::string_view line, uint64_t* index,
                              bool is_put) {
-    if (line.size() < 2) return Err(ErrorCode::kTruncated, "empty line");
+    if (line.size() < 2) {
+      return Err(ErrorCode::kTruncated, "pickle data was truncated");
+    }
     PyInt v;
     if (ParsePythonInt(line, 10, opts_.limits.max_int_digits, &v) !=
         NumParse::kOk) {
@@ -1524,6 +1526,9 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
     case Op::kLongBinget:
       return MemoGet(arg.u);
     case Op::kPut: {
+      // CPython's order (load_put): the line, then the stack, then the
+      // number -- "p-1\n" with nothing to store is a stack underflow.
+      if (arg.bytes.size() >= 2 && Above() == 0) return Underflow();
       uint64_t index = 0;
       PVM_RETURN_IF_ERROR(TextMemoIndex(arg.bytes, &index, true));
       return MemoPut(index);
