@@ -12,10 +12,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <new>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <system_error>

@@ -1873,8 +1873,8 @@ absl::Status Machine::FastRun() {
       // writes: for PUT/GET 1 to 18 digits (and at most --max-int-digits);
       // for INT an optional '-', then 1 to 18 digits without a leading
       // zero, or "00"/"01" (its False and True).  Anything else -- '+',
-      // spaces, octal or hex, more digits, no newline within reach -- takes
-      // the line path below and then Step, which decide it: what Step
+      // spaces, octal or hex, more digits, no newline within reach -- is
+      // Step's (an INT's through the line path below first): what Step
       // would give for these shapes is what they give here (the int fits
       // int64, where ParseIntOpcode's strtol path applies no digit limit).
       case Op::kInt:
@@ -1893,7 +1893,10 @@ absl::Status Machine::FastRun() {
           ++q;
         }
         const uint64_t nd = static_cast<uint64_t>(q - digits);
-        if (q == end || *q != '\n' || nd == 0 || nd > 18) goto line;
+        if (q == end || *q != '\n' || nd == 0 || nd > 18) {
+          if (is_int) goto line;
+          goto done;  // TextMemoIndex decides
+        }
         n = static_cast<uint64_t>(q - p) + 1;
         if (!is_int) {
           if (nd > opts_.limits.max_int_digits) goto done;
@@ -1927,20 +1930,22 @@ absl::Status Machine::FastRun() {
         break;
       }
       // UNICODE of ASCII without '\\' (raw-unicode-escape is the identity
-      // on it), found in the same pass as the newline.
+      // on it), found in the same pass as the newline; anything else (an
+      // escape, a non-ASCII byte, no newline) is Step's.
       case Op::kUnicode: {
         const uint8_t* const end = p + avail;
         const uint8_t* q = p + 1;
         while (q < end && *q != '\n' && !(*q & 0x80) && *q != '\\') ++q;
-        if (q == end || *q != '\n') goto line;
+        if (q == end || *q != '\n') goto done;
         v = g_.NewStr(std::string_view(reinterpret_cast<const char*>(p + 1),
                                        static_cast<size_t>(q - p - 1)),
                       false, /*copy=*/false);
         n = static_cast<uint64_t>(q - p) + 1;
         break;
       }
-      // Protocol 0's other line operands (the line ends inside the frame
-      // or input, as Reader::ReadLine requires).
+      // STRING, and the INT and FLOAT lines the one-pass reads above did
+      // not take (the line ends inside the frame or input, as
+      // Reader::ReadLine requires).
       case Op::kString:
       line: {
         const void* nl = std::memchr(p + 1, '\n', avail - 1);
@@ -1972,16 +1977,6 @@ absl::Status Machine::FastRun() {
             v = g_.NewFloat(d);
             break;
           }
-          case Op::kPut:
-          case Op::kGet:
-            goto done;  // not the one-pass shape: TextMemoIndex decides
-          case Op::kUnicode:
-            // raw-unicode-escape is the identity on ASCII without '\\'.
-            for (char c : text) {
-              if ((c & 0x80) || c == '\\') goto done;
-            }
-            v = g_.NewStr(text, false, /*copy=*/false);
-            break;
           default: {  // STRING: quoted, no escapes, ASCII
             if (text.size() < 2 || text.front() != text.back() ||
                 (text.front() != '\'' && text.front() != '"')) {
