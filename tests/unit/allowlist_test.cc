@@ -1,7 +1,6 @@
 // The allowlist format, its parser's errors, and the shipped policy: every
 // rule in allowlists/ must be exercised by at least one committed fixture,
 // so nothing is admitted that no real model needs.
-#include <dirent.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/unit/test_util.h"
 #include "vm/api/pipeline.h"
 #include "vm/policy/allowlist.h"
 
@@ -121,43 +121,10 @@ TEST(AllowlistPolicy, EmbeddedFilesParse) {
   EXPECT_EQ(names.size(), 4u);
 }
 
-std::vector<std::string> Fixtures() {
-  std::vector<std::string> files;
-  std::string root = std::string(PICKLEVM_SOURCE_DIR) + "/tests/fixtures/models";
-  if (DIR* d = opendir(root.c_str())) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::string dir = root + "/" + e->d_name;
-      if (DIR* f = opendir(dir.c_str())) {
-        while (dirent* g = readdir(f)) {
-          std::string n = g->d_name;
-          if (n != "." && n != ".." && n != "expected.json") {
-            files.push_back(dir + "/" + n);
-          }
-        }
-        closedir(f);
-      }
-    }
-    closedir(d);
-  }
-  // joblib files, plain and compressed.
-  std::string joblib = std::string(PICKLEVM_SOURCE_DIR) + "/tests/joblib/files";
-  if (DIR* d = opendir(joblib.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string n = e->d_name;
-      if (n.size() > 7 && n.substr(n.size() - 7) == ".joblib") {
-        files.push_back(joblib + "/" + n);
-      }
-    }
-    closedir(d);
-  }
-  return files;
-}
-
 TEST(AllowlistPolicy, EveryShippedRuleIsExercisedByAFixture) {
   auto policy = BuildPolicy(false, {});
   ASSERT_TRUE(policy.ok());
-  std::vector<std::string> files = Fixtures();
+  std::vector<std::string> files = pvtest::ModelFixtures();
   ASSERT_GT(files.size(), 600u);
   size_t loaded = 0;
   for (const std::string& file : files) {

@@ -390,6 +390,37 @@ TEST(FastPath, SetitemsMatchesTheGeneralPath) {
   for (const FastCase& c : cases) ExpectBothPathsAgree(c);
 }
 
+// REDUCE, BUILD and NEWOBJ run Step's code from the fast path, and the
+// bytes opcodes are read there as views; errors (an argument that is no
+// tuple, an empty stack, a BUILD on a list, bytes the input or a frame
+// cuts) are Step's, at the same offset.  The graphs and errors are
+// CPython's (pickle.loads of the same bytes: b'abc', (b'abc', b''), {1},
+// OrderedDict(); TypeError, stack underflow, no __dict__, truncated),
+// except that NEWOBJ of OrderedDict is refused by the built-in policy (it
+// admits the call only), and the bytes that cross a frame's end are
+// refused as the pure-Python unpickler refuses them
+// (fuzz/differential_known.md, D2).
+TEST(FastPath, CallsBuildsAndBytesMatchTheGeneralPath) {
+  const FastCase cases[] = {
+      {R"(\x80\x04C\x03abc\x94.)", R"({"$bytes":"YWJj"})"},
+      {R"(\x80\x04B\x03\x00\x00\x00abcC\x00\x86.)",
+       R"({"$tuple":[{"$bytes":"YWJj"},{"$bytes":""}]})"},
+      {R"(\x80\x04B\x05\x00\x00\x00abc.)", nullptr},
+      {R"(\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00C\x03abc.)", nullptr},
+      {"\\x80\\x02c__builtin__\nset\n]K\\x01a\\x85R.", R"({"$set":[1]})"},
+      {"\\x80\\x02c__builtin__\nset\n]R.", nullptr},
+      {R"(\x80\x02NR.)", nullptr},
+      {R"(R.)", nullptr},
+      {"\\x80\\x02ccollections\nOrderedDict\n)R}b.",
+       R"({"$object":{"class":"collections:OrderedDict","via":"call",)"
+       R"("state":{}}})"},
+      {"\\x80\\x02ccollections\nOrderedDict\n)\\x81.", nullptr},
+      {R"(\x80\x02]}b.)", nullptr},
+      {"\\x80\\x02ccollections\nOrderedDict\n)R(K\\x01K\\x02ub.", nullptr},
+  };
+  for (const FastCase& c : cases) ExpectBothPathsAgree(c);
+}
+
 // Protocol 0's one-pass lines (INT, PUT, GET, FLOAT, UNICODE read with
 // their newline in one scan) and MARK containers (LIST, TUPLE, an empty
 // DICT) on the fast path; every other shape takes the line path or Step.

@@ -8,9 +8,13 @@
 #ifndef PICKLEVM_TESTS_UNIT_TEST_UTIL_H_
 #define PICKLEVM_TESTS_UNIT_TEST_UTIL_H_
 
+#include <dirent.h>
+
 #include <cstdint>
+#include <fstream>
 #include <initializer_list>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -167,6 +171,50 @@ inline std::string StrictPy(std::string_view literal) {
 }
 inline std::string RecordPy(std::string_view literal) {
   return Record(Py(literal));
+}
+
+// Every model fixture the repository ships: the pickles under
+// tests/fixtures/models/*/ (not their expected.json) and the joblib files,
+// plain and compressed, under tests/joblib/files.
+inline std::vector<std::string> ModelFixtures() {
+  std::vector<std::string> files;
+  std::string root =
+      std::string(PICKLEVM_SOURCE_DIR) + "/tests/fixtures/models";
+  if (DIR* d = opendir(root.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string dir = root + "/" + e->d_name;
+      if (DIR* f = opendir(dir.c_str())) {
+        while (dirent* g = readdir(f)) {
+          std::string n = g->d_name;
+          if (n != "." && n != ".." && n != "expected.json") {
+            files.push_back(dir + "/" + n);
+          }
+        }
+        closedir(f);
+      }
+    }
+    closedir(d);
+  }
+  std::string joblib =
+      std::string(PICKLEVM_SOURCE_DIR) + "/tests/joblib/files";
+  if (DIR* d = opendir(joblib.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 7 && n.substr(n.size() - 7) == ".joblib") {
+        files.push_back(joblib + "/" + n);
+      }
+    }
+    closedir(d);
+  }
+  return files;
+}
+
+inline std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace picklevm::pvtest

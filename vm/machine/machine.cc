@@ -42,6 +42,10 @@ constexpr std::string_view kJoblibWrapper =
 
 // Node::spare bits the machine uses on kGlobal nodes.
 constexpr uint16_t kGlobalConsumed = 1;  // used as a callable or class
+// The rest: 1 + the global's index in Machine::resolved_, or 0 past the
+// first kMaxResolvedSlots globals (whose lookups are then made afresh).
+constexpr int kResolvedSlotShift = 1;
+constexpr size_t kMaxResolvedSlots = (0xFFFF >> kResolvedSlotShift) - 1;
 
 bool IsDataKind(Kind k) {
   switch (k) {
@@ -333,6 +337,19 @@ class Machine {
     return absl::OkStatus();
   }
   absl::Status MakeGlobal(std::string module, std::string name, Node** out);
+  // The policy's lookup of a global's name, made once per node when
+  // MakeGlobal creates it (see Policy::Resolved).  A node a nested
+  // machine made (an object array's pickle) carries that machine's slot:
+  // the slot's entry counts only if it was resolved from this very name.
+  Policy::Resolved Named(const Node* global) const {
+    size_t slot = global->spare >> kResolvedSlotShift;
+    std::string_view name = global->a.global->joined;
+    if (ABSL_PREDICT_TRUE(slot != 0 && slot <= resolved_.size() &&
+                          resolved_[slot - 1].name.data() == name.data())) {
+      return resolved_[slot - 1];
+    }
+    return policy_.Resolve(name);
+  }
 
   // ---- calls --------------------------------------------------------------
   absl::Status Call(Node* callable, absl::Span<Node* const> args,
@@ -344,10 +361,20 @@ class Machine {
                              absl::Span<Node* const> args, Node** out);
   Node* RecordCall(Node* callable, absl::Span<Node* const> args,
                    Node* kwargs);
+  // Record mode's log of calls and findings; strict mode keeps neither,
+  // and its test is inline (a model calls these for every array).
   void LogCall(Node* callable, absl::Span<Node* const> args, Node* kwargs,
-               bool admitted, Node* result, Use use);
+               bool admitted, Node* result, Use use) {
+    if (!strict_) LogCallSlow(callable, args, kwargs, admitted, result, use);
+  }
   void AddFinding(const Node* global, Use use, bool allowed,
-               std::string detail = {});
+                  std::string detail = {}) {
+    if (!strict_) AddFindingSlow(global, use, allowed, std::move(detail));
+  }
+  void LogCallSlow(Node* callable, absl::Span<Node* const> args, Node* kwargs,
+                   bool admitted, Node* result, Use use);
+  void AddFindingSlow(const Node* global, Use use, bool allowed,
+                      std::string detail);
 
   // ---- opcodes with more than a line of logic ----------------------------
   absl::Status DoAppends(size_t x);
@@ -376,7 +403,7 @@ class Machine {
     Node* args[1] = {state};
     if (fn->kind == Kind::kGlobal) {
       AddFinding(fn, Use::kCall,
-                 policy_.Find(fn->a.global->joined, Use::kCall, args) != nullptr,
+                 policy_.Find(Named(fn), Use::kCall, args) != nullptr,
                  "called as __setstate__ by BUILD");
       fn->spare |= kGlobalConsumed;
     }
@@ -470,6 +497,7 @@ class Machine {
   absl::flat_hash_map<uint64_t, Node*> memo_map_;
   uint64_t memo_count_ = 0;
   std::vector<Node*> globals_;  // record mode: for reference findings
+  std::vector<Policy::Resolved> resolved_;  // see Named()
   // Record mode: classes whose __setstate__ a BUILD replaced, by name.
   absl::flat_hash_map<std::string, Node*> class_setstate_;
   size_t next_buffer_ = 0;
@@ -525,8 +553,12 @@ absl::Status Machine::MakeGlobal(std::string module, std::string name,
   }
   Node* g = g_.NewGlobal(module, name, op_offset_);
   if (g == nullptr) return NodeLimit();
+  if (resolved_.size() < kMaxResolvedSlots) {
+    resolved_.push_back(policy_.Resolve(g->a.global->joined));
+    g->spare = static_cast<uint16_t>(resolved_.size() << kResolvedSlotShift);
+  }
   if (strict_) {
-    if (!policy_.AdmitsAny(g->a.global->joined)) {
+    if (!policy_.AdmitsAny(Named(g))) {
       return Err(ErrorCode::kRefused,
                  StrCat("global ", Quote(g->a.global->joined),
                               " is not admitted by the policy for any use"));
@@ -537,9 +569,8 @@ absl::Status Machine::MakeGlobal(std::string module, std::string name,
   return absl::OkStatus();
 }
 
-void Machine::AddFinding(const Node* global, Use use, bool allowed,
-                      std::string detail) {
-  if (strict_) return;
+void Machine::AddFindingSlow(const Node* global, Use use, bool allowed,
+                             std::string detail) {
   picklevm::Finding f;
   f.global = std::string(global->a.global->joined);
   f.use = std::string(UseName(use));
@@ -549,9 +580,9 @@ void Machine::AddFinding(const Node* global, Use use, bool allowed,
   out_.findings.push_back(std::move(f));
 }
 
-void Machine::LogCall(Node* callable, absl::Span<Node* const> args,
-                      Node* kwargs, bool admitted, Node* result, Use use) {
-  if (strict_) return;
+void Machine::LogCallSlow(Node* callable, absl::Span<Node* const> args,
+                          Node* kwargs, bool admitted, Node* result,
+                          Use use) {
   CallEvent ev;
   ev.callable = callable;
   ev.args.assign(args.begin(), args.end());
@@ -582,7 +613,7 @@ absl::Status Machine::Instantiate(Node* cls, absl::Span<Node* const> args,
   cls->spare |= kGlobalConsumed;
   std::string_view name = cls->a.global->joined;
   std::string why;
-  const Rule* rule = policy_.Find(name, use, args, &why);
+  const Rule* rule = policy_.Find(Named(cls), use, args, &why);
   if (rule == nullptr) {
     if (strict_) {
       return Err(ErrorCode::kRefused,
@@ -641,7 +672,7 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       std::string_view base = args[1]->a.global->joined;
       Node* state = args[2];
       // The base class is used as a value: it needs a reference rule.
-      if (policy_.Find(base, Use::kReference, {}) == nullptr) {
+      if (policy_.Find(Named(args[1]), Use::kReference, {}) == nullptr) {
         if (strict_) {
           return broken(StrCat("base ", Quote(base), " is not admitted"));
         }
@@ -735,7 +766,7 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
   callable->spare |= kGlobalConsumed;
   std::string_view name = callable->a.global->joined;
   std::string why;
-  const Rule* rule = policy_.Find(name, Use::kCall, args, &why);
+  const Rule* rule = policy_.Find(Named(callable), Use::kCall, args, &why);
   bool admitted = rule != nullptr;
   BuilderId builder = admitted ? rule->builder : BuilderId::kNone;
   auto record_call = [&](std::string detail) -> absl::Status {
@@ -953,8 +984,9 @@ absl::Status Machine::DoBuild() {
       }
       // Then on the class: a class whose __setstate__ an earlier BUILD
       // replaced makes every BUILD of its instances a call of the
-      // replacement.
-      if (r->callable->kind == Kind::kGlobal) {
+      // replacement.  (Only record mode plants one: strict refuses a BUILD
+      // on a class.)
+      if (!class_setstate_.empty() && r->callable->kind == Kind::kGlobal) {
         auto it = class_setstate_.find(ToAbsl(r->callable->a.global->joined));
         if (it != class_setstate_.end()) {
           if (r->builds < 255) ++r->builds;
@@ -968,8 +1000,11 @@ absl::Status Machine::DoBuild() {
       if (r->builds < 255) ++r->builds;
       r->state = state;
       // obj.__dict__.update(state): a __setstate__ in it stays the
-      // instance's until another state replaces it.
-      if (Node* fn = StateAttr(state, "__setstate__")) r->setstate = fn;
+      // instance's until another state replaces it.  (Strict mode refused
+      // such a key above.)
+      if (!strict_) {
+        if (Node* fn = StateAttr(state, "__setstate__")) r->setstate = fn;
+      }
       ForEachStateBody(state, [](Node* holder, const DictBody*) {
         holder->flags |= kConsumed;
       });
@@ -1764,7 +1799,7 @@ bool Machine::FastMemoPut(uint64_t index) {
 absl::Status Machine::FastRun() {
   const auto* const base =
       reinterpret_cast<const uint8_t*>(reader_.data().data());
-  const uint64_t limit = reader_.limit();
+  uint64_t limit = reader_.limit();
   const uint64_t max_stack = opts_.limits.max_stack;
   uint64_t pos = reader_.pos();
   // Every opcode here adds at most one stack item or MARK, so `budget`
@@ -1816,6 +1851,20 @@ absl::Status Machine::FastRun() {
         Utf8Check c = CheckUtf8(text, /*allow_surrogates=*/true);
         if (!c.valid) goto done;
         v = g_.NewStr(text, c.has_surrogates, /*copy=*/false);
+        n = head + len;
+        break;
+      }
+      // A view of the input, as Step makes it.
+      case Op::kShortBinbytes:
+      case Op::kBinbytes: {
+        uint64_t head = p[0] == static_cast<uint8_t>(Op::kBinbytes) ? 5 : 2;
+        if (avail < head) goto done;
+        uint64_t len = head == 2 ? p[1] : Load32(p + 1);
+        if (len > avail - head) goto done;
+        v = g_.NewBytes(
+            Kind::kBytes,
+            std::string_view(reinterpret_cast<const char*>(p + head), len),
+            /*copy=*/false);
         n = head + len;
         break;
       }
@@ -2057,6 +2106,26 @@ absl::Status Machine::FastRun() {
         if (v == nullptr) goto done;
         DropMark();
         break;
+      // The calls and BUILDs of a model (two for every numpy array):
+      // Step's own code, without Loop's operand decoding, which these
+      // operand-less opcodes do not need.  A joblib array's BUILD reads
+      // its data from the input, so the reader stands after the opcode
+      // while Step runs, and where it ends up is where this loop goes on
+      // (its frame limit included).
+      case Op::kReduce:
+      case Op::kBuild:
+      case Op::kNewobj: {
+        op_offset_ = pos;
+        opcode_ = p[0];
+        reader_.SetOpcode(pos, p[0]);
+        reader_.SetPos(pos + 1);
+        bool stop = false;
+        absl::Status s = Step(*LookupOpcode(p[0]), Operand{}, &stop);
+        if (ABSL_PREDICT_FALSE(!s.ok())) return s;
+        pos = reader_.pos();
+        limit = reader_.limit();
+        continue;
+      }
       // Container opcodes: Step's own code, which checks the fence and
       // reports errors with this opcode's offset.
       case Op::kAppends:
@@ -2148,8 +2217,8 @@ void Machine::RecordGlobals(bool finished) {
     f.use = "reference";
     f.offset = g->b().offset;
     f.allowed = g->marked()
-                    ? policy_.Find(f.global, Use::kReference, {}) != nullptr
-                    : policy_.AdmitsAny(f.global);
+                    ? policy_.Find(Named(g), Use::kReference, {}) != nullptr
+                    : policy_.AdmitsAny(Named(g));
     out_.findings.push_back(std::move(f));
   }
   for (Node* n : seen) n->Unmark();
@@ -2165,7 +2234,7 @@ absl::Status Machine::CheckReferences() {
   bool any_unreferenceable = false;
   for (const Node* g : globals_) {
     any_unreferenceable |=
-        policy_.Find(g->a.global->joined, Use::kReference, {}) == nullptr;
+        policy_.Find(Named(g), Use::kReference, {}) == nullptr;
   }
   if (!any_unreferenceable) return absl::OkStatus();
   std::vector<Node*> todo{out_.root};
@@ -2178,7 +2247,7 @@ absl::Status Machine::CheckReferences() {
     n->Mark();
     seen.push_back(n);
     if (n->kind == Kind::kGlobal &&
-        policy_.Find(n->a.global->joined, Use::kReference, {}) == nullptr) {
+        policy_.Find(Named(n), Use::kReference, {}) == nullptr) {
       status = MakeError(
           ErrorCode::kRefused, static_cast<int64_t>(n->b().offset),
           static_cast<uint8_t>(reader_.data()[n->b().offset]),

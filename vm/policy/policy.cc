@@ -175,9 +175,9 @@ RulePolicy::RulePolicy() = default;
 RulePolicy::~RulePolicy() = default;
 
 void RulePolicy::Add(Rule rule) {
-  by_name_[rule.name].push_back(rules_.size());
   rules_.push_back(std::move(rule));
   rule_hits_.emplace_back(0);
+  by_name_[rules_.back().name].push_back({&rules_.back(), &rule_hits_.back()});
 }
 
 bool RulePolicy::AddPattern(std::string_view pattern, uint8_t uses,
@@ -205,80 +205,107 @@ bool RulePolicy::AddPattern(std::string_view pattern, uint8_t uses,
   return true;
 }
 
-const Rule* RulePolicy::MatchPattern(std::string_view name, Use use) const {
-  if (use == Use::kCall || HasDunderComponent(name)) return nullptr;
-  for (const auto& p : patterns_) {
-    if ((p->uses & static_cast<uint8_t>(use)) &&
-        (p->closed ? p->admitted.contains(ToAbsl(name))
-                   : re2::RE2::FullMatch(
-                         re2::StringPiece(name.data(), name.size()),
-                         *p->re))) {
-      p->hits.fetch_add(1, std::memory_order_relaxed);
-      // Patterns carry no builder or constraints: a synthetic rule.
-      static const Rule kPatternRule = [] {
-        Rule r;
-        r.uses = static_cast<uint8_t>(Use::kReference) |
-                 static_cast<uint8_t>(Use::kInstantiate);
-        r.origin = "pattern";
-        return r;
-      }();
-      return &kPatternRule;
-    }
-  }
-  return nullptr;
+const Rule& RulePolicy::PatternRule() {
+  static const Rule kPatternRule = [] {
+    Rule r;
+    r.uses = static_cast<uint8_t>(Use::kReference) |
+             static_cast<uint8_t>(Use::kInstantiate);
+    r.origin = "pattern";
+    return r;
+  }();
+  return kPatternRule;
 }
 
-bool RulePolicy::AdmitsAny(std::string_view name) const {
+// Resolved::rules is the name's entry in by_name_ (or nullptr), and
+// Resolved::pattern[u] the first pattern admitting it for reference (u = 0)
+// or instantiation (u = 1), or -1.  Each pattern runs at most once per
+// name, as a lookup asking for both uses ran it before.
+Policy::Resolved RulePolicy::Resolve(std::string_view name) const {
+  Resolved r;
+  r.name = name;
   auto it = by_name_.find(ToAbsl(name));
-  if (it != by_name_.end()) {
-    for (size_t i : it->second) {
-      if (rules_[i].uses) return true;
+  if (it != by_name_.end()) r.rules = &it->second;
+  // Patterns never admit calls, nor a name with a dunder component.
+  if (HasDunderComponent(name)) return r;
+  constexpr uint8_t kUseBits[2] = {static_cast<uint8_t>(Use::kReference),
+                                   static_cast<uint8_t>(Use::kInstantiate)};
+  for (size_t i = 0; i < patterns_.size(); ++i) {
+    const Pattern& p = *patterns_[i];
+    bool wanted = false;
+    for (int u = 0; u < 2; ++u) {
+      wanted |= r.pattern[u] < 0 && (p.uses & kUseBits[u]);
     }
+    if (!wanted) continue;
+    bool match = p.closed ? p.admitted.contains(ToAbsl(name))
+                          : re2::RE2::FullMatch(
+                                re2::StringPiece(name.data(), name.size()),
+                                *p.re);
+    if (!match) continue;
+    for (int u = 0; u < 2; ++u) {
+      if (r.pattern[u] < 0 && (p.uses & kUseBits[u])) {
+        r.pattern[u] = static_cast<int32_t>(i);
+      }
+    }
+    if (r.pattern[0] >= 0 && r.pattern[1] >= 0) break;
   }
-  return MatchPattern(name, Use::kReference) != nullptr ||
-         MatchPattern(name, Use::kInstantiate) != nullptr;
+  return r;
 }
 
-const Rule* RulePolicy::Find(std::string_view name, Use use,
+bool RulePolicy::AdmitsAny(const Resolved& name) const {
+  if (name.rules != nullptr) {
+    for (const NamedRule& r :
+         *static_cast<const std::vector<NamedRule>*>(name.rules)) {
+      if (r.rule->uses) return true;
+    }
+  }
+  return name.pattern[0] >= 0 || name.pattern[1] >= 0;
+}
+
+const Rule* RulePolicy::Find(const Resolved& name, Use use,
                              absl::Span<Node* const> args,
                              std::string* why) const {
-  auto it = by_name_.find(ToAbsl(name));
-  if (it != by_name_.end()) {
-    std::string first_why;
-    for (size_t i : it->second) {
-      const Rule& r = rules_[i];
+  if (name.rules != nullptr) {
+    // The first rule whose constraints the arguments break says why; the
+    // reason is only spelled out once nothing matched.
+    const Rule* first_broken = nullptr;
+    for (const NamedRule& nr :
+         *static_cast<const std::vector<NamedRule>*>(name.rules)) {
+      const Rule& r = *nr.rule;
       if (!(r.uses & static_cast<uint8_t>(use))) continue;
-      std::string w;
-      if (r.args && !MatchesArgs(*r.args, args, *this, &w)) {
-        if (first_why.empty()) first_why = w;
+      if (r.args && !MatchesArgs(*r.args, args, *this, nullptr)) {
+        if (first_broken == nullptr) first_broken = &r;
         continue;
       }
-      rule_hits_[i].fetch_add(1, std::memory_order_relaxed);
+      nr.hits->fetch_add(1, std::memory_order_relaxed);
       return &r;
     }
-    if (why && !first_why.empty()) *why = first_why;
-    if (!first_why.empty()) return nullptr;
+    if (first_broken != nullptr) {
+      if (why) MatchesArgs(*first_broken->args, args, *this, why);
+      return nullptr;
+    }
   }
+  int u = use == Use::kReference ? 0 : use == Use::kInstantiate ? 1 : -1;
+  if (u < 0 || name.pattern[u] < 0) return nullptr;
   // A class admitted by a pattern is instantiated without arguments, as
   // object.__reduce_ex__ writes every plain instance: arguments to __new__
   // are how gadgets (MethodType(f, x), ...) are built.
   if (use == Use::kInstantiate && !args.empty()) {
-    const Rule* r = MatchPattern(name, use);
-    if (r != nullptr && why) {
+    if (why) {
       *why = "a class admitted by a pattern is instantiated without arguments";
     }
     return nullptr;
   }
-  return MatchPattern(name, use);
+  patterns_[name.pattern[u]]->hits.fetch_add(1, std::memory_order_relaxed);
+  return &PatternRule();
 }
 
 bool RulePolicy::IsNdarrayClass(std::string_view name) const {
   if (name == "numpy:ndarray") return true;
   auto it = by_name_.find(ToAbsl(name));
   if (it == by_name_.end()) return false;
-  for (size_t i : it->second) {
-    if (rules_[i].ndarray_subclass) {
-      rule_hits_[i].fetch_add(1, std::memory_order_relaxed);
+  for (const NamedRule& r : it->second) {
+    if (r.rule->ndarray_subclass) {
+      r.hits->fetch_add(1, std::memory_order_relaxed);
       return true;
     }
   }

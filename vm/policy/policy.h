@@ -106,14 +106,36 @@ struct Rule {
 class Policy {
  public:
   virtual ~Policy() = default;
-  // Whether any use of `name` is admitted (else importing it is refused).
-  virtual bool AdmitsAny(std::string_view name) const = 0;
-  // The rule admitting `name` for `use` with these arguments, or nullptr.
-  // *why (if given) says what failed when a rule exists but its argument
-  // constraints do not match.
-  virtual const Rule* Find(std::string_view name, Use use,
+
+  // A name looked up once.  The machine keeps one per global node and asks
+  // about each use through it: a memoized class is asked about at every
+  // REDUCE, NEWOBJ and BUILD that names it, and hashing the name (and
+  // matching the patterns) each time was a sixth of a RandomForest's
+  // decode.  The fields past `name` are the implementation's own; the
+  // value is valid while the policy lives and nothing is added to it.
+  struct Resolved {
+    std::string_view name;
+    const void* rules = nullptr;
+    int32_t pattern[2] = {-1, -1};
+  };
+  virtual Resolved Resolve(std::string_view name) const = 0;
+
+  // Whether any use of the name is admitted (else importing it is refused).
+  virtual bool AdmitsAny(const Resolved& name) const = 0;
+  bool AdmitsAny(std::string_view name) const {
+    return AdmitsAny(Resolve(name));
+  }
+  // The rule admitting the name for `use` with these arguments, or
+  // nullptr.  *why (if given) says what failed when a rule exists but its
+  // argument constraints do not match.
+  virtual const Rule* Find(const Resolved& name, Use use,
                            absl::Span<Node* const> args,
                            std::string* why = nullptr) const = 0;
+  const Rule* Find(std::string_view name, Use use,
+                   absl::Span<Node* const> args,
+                   std::string* why = nullptr) const {
+    return Find(Resolve(name), use, args, why);
+  }
   // Whether `name` may be _reconstruct's subtype.
   virtual bool IsNdarrayClass(std::string_view name) const = 0;
   // Whether PERSID/BINPERSID values are admitted (as $persid).
@@ -140,10 +162,13 @@ class RulePolicy : public Policy {
       std::optional<absl::flat_hash_set<std::string>> within = std::nullopt);
   void set_admit_persistent_ids(bool v) { admit_persistent_ids_ = v; }
 
-  bool AdmitsAny(std::string_view name) const override;
-  const Rule* Find(std::string_view name, Use use,
+  Resolved Resolve(std::string_view name) const override;
+  bool AdmitsAny(const Resolved& name) const override;
+  const Rule* Find(const Resolved& name, Use use,
                    absl::Span<Node* const> args,
                    std::string* why = nullptr) const override;
+  using Policy::AdmitsAny;
+  using Policy::Find;
   bool IsNdarrayClass(std::string_view name) const override;
   bool AdmitsPersistentIds() const override { return admit_persistent_ids_; }
 
@@ -159,11 +184,18 @@ class RulePolicy : public Policy {
 
  private:
   struct Pattern;
-  const Rule* MatchPattern(std::string_view name, Use use) const;
+  // The rule standing for a pattern's admission: patterns carry no builder
+  // or constraints.
+  static const Rule& PatternRule();
 
   // Rules for one name, in file order; the first whose uses and arguments
-  // match admits.
-  absl::flat_hash_map<std::string, std::vector<size_t>> by_name_;
+  // match admits.  (Pointers into the deques, which never move an
+  // element: indexing a deque costs a division.)
+  struct NamedRule {
+    const Rule* rule;
+    std::atomic<uint64_t>* hits;
+  };
+  absl::flat_hash_map<std::string, std::vector<NamedRule>> by_name_;
   std::deque<Rule> rules_;
   mutable std::deque<std::atomic<uint64_t>> rule_hits_;
   std::vector<std::unique_ptr<Pattern>> patterns_;
