@@ -61,6 +61,28 @@ void ForEachChild(const Node* n, Fn&& fn) {
   }
 }
 
+// Whether ForEachChild may call fn for `n` (it is false for most of a
+// model's nodes: numbers, strings, bytes, dtypes, numeric arrays, globals),
+// so a walk need not keep or revisit such a node.
+inline bool MayHaveChildren(const Node* n) {
+  switch (n->kind) {
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kSlice:
+    case Kind::kDict:
+    case Kind::kSet:
+    case Kind::kFrozenSet:
+    case Kind::kObject:
+    case Kind::kCall:
+    case Kind::kPersId:
+      return true;
+    case Kind::kNDArray:
+      return n->a.array->item_count > 0;
+    default:
+      return false;
+  }
+}
+
 // Whether a value of this kind is written with $id/$ref when shared.
 inline bool IsWrappable(const Node* n) {
   switch (n->kind) {

@@ -1083,17 +1083,14 @@ absl::Status Machine::DoBuild() {
 // (__setstate__, __reduce__, __class__ ...) changes what later opcodes or
 // Python itself would call.  No pickler writes such a state.
 absl::Status Machine::CheckStateKeys(const Node* state) const {
-  absl::Status status;
+  const Node* dunder = nullptr;
   ForEachStateEntry(state, [&](const Entry& e) {
-    std::string_view k = e.key->str();
-    if (status.ok() && k.size() >= 4 && k.substr(0, 2) == "__" &&
-        k.substr(k.size() - 2) == "__") {
-      status = Err(ErrorCode::kRefused,
-                   StrCat("BUILD state sets ", Quote(k),
-                          ", which would change what Python calls"));
-    }
+    if (dunder == nullptr && IsDunder(e.key->str())) dunder = e.key;
   });
-  return status;
+  if (dunder == nullptr) return absl::OkStatus();
+  return Err(ErrorCode::kRefused,
+             StrCat("BUILD state sets ", Quote(dunder->str()),
+                    ", which would change what Python calls"));
 }
 
 // After the BUILD of a joblib NumpyArrayWrapper, joblib's unpickler reads
@@ -1763,6 +1760,9 @@ inline uint32_t Load16(const uint8_t* p) { return p[0] | (p[1] << 8); }
 inline uint32_t Load32(const uint8_t* p) {
   return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t{p[3]} << 24);
 }
+inline uint64_t Load64(const uint8_t* p) {
+  return Load32(p) | (uint64_t{Load32(p + 4)} << 32);
+}
 inline double LoadBigEndianDouble(const uint8_t* p) {
   uint64_t bits = LoadBigEndian64(p);
   double d;
@@ -2106,6 +2106,24 @@ absl::Status Machine::FastRun() {
         if (v == nullptr) goto done;
         DropMark();
         break;
+      // FRAME (a protocol-4 stream starts one every 64 KiB): Step's code,
+      // with the reader after the operand, and the loop goes on up to the
+      // new frame's end.
+      case Op::kFrame: {
+        if (avail < 9) goto done;
+        Operand arg;
+        arg.u = Load64(p + 1);
+        op_offset_ = pos;
+        opcode_ = p[0];
+        reader_.SetOpcode(pos, p[0]);
+        reader_.SetPos(pos + 9);
+        bool stop = false;
+        absl::Status s = Step(*LookupOpcode(p[0]), arg, &stop);
+        if (ABSL_PREDICT_FALSE(!s.ok())) return s;
+        pos = reader_.pos();
+        limit = reader_.limit();
+        continue;
+      }
       // The calls and BUILDs of a model (two for every numpy array):
       // Step's own code, without Loop's operand decoding, which these
       // operand-less opcodes do not need.  A joblib array's BUILD reads
@@ -2204,8 +2222,11 @@ void Machine::RecordGlobals(bool finished) {
     if (n->marked()) continue;
     n->Mark();
     seen.push_back(n);
+    // Only globals and what has children matter here (MayHaveChildren).
     ForEachChild(n, [&](Node* c) {
-      if (!c->marked()) todo.push_back(c);
+      if ((c->kind == Kind::kGlobal || MayHaveChildren(c)) && !c->marked()) {
+        todo.push_back(c);
+      }
     });
   }
   for (Node* g : globals_) {
@@ -2254,8 +2275,12 @@ absl::Status Machine::CheckReferences() {
           StrCat("global ", Quote(n->a.global->joined),
                        " is not admitted for reference"));
     }
+    // Leaves can neither fail nor lead anywhere (MayHaveChildren); they are
+    // most of a model's nodes.
     ForEachChild(n, [&](Node* c) {
-      if (!c->marked()) todo.push_back(c);
+      if ((c->kind == Kind::kGlobal || MayHaveChildren(c)) && !c->marked()) {
+        todo.push_back(c);
+      }
     });
   }
   for (Node* n : seen) n->Unmark();

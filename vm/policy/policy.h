@@ -172,7 +172,8 @@ class RulePolicy : public Policy {
   bool IsNdarrayClass(std::string_view name) const override;
   bool AdmitsPersistentIds() const override { return admit_persistent_ids_; }
 
-  // Coverage: every rule and pattern with how often it admitted something.
+  // Coverage: every rule and pattern with how often it admitted something
+  // (a lower bound when threads share the policy; never 0 for one used).
   struct RuleUse {
     std::string origin;
     std::string text;  // the name or pattern

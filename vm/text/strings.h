@@ -25,6 +25,15 @@ Utf8Check CheckUtf8(std::string_view bytes, bool allow_surrogates);
 // True when every byte is < 0x80; *bad gets the first offending index.
 bool IsAscii(std::string_view bytes, size_t* bad);
 
+// A dunder name ("__setstate__", "__builtins__") as the policy's patterns
+// and BUILD's state check read it: four characters or more, "__" at both
+// ends.
+inline bool IsDunder(std::string_view s) {
+  size_t n = s.size();
+  return n >= 4 && s[0] == '_' && s[1] == '_' && s[n - 2] == '_' &&
+         s[n - 1] == '_';
+}
+
 // Python's codecs.escape_decode (the STRING opcode's payload).  Returns false
 // with *error set on a bad \x escape or a trailing backslash.
 bool EscapeDecode(std::string_view in, std::string* out, std::string* error);
