@@ -471,6 +471,8 @@ class Machine {
     kwargs->flags |= kConsumed;
   }
   absl::Status DoSetItems(size_t x);
+  absl::Status DoReduce();
+  absl::Status DoNewobj(bool ex);
   absl::Status DoBuild();
   absl::Status DoStop();
   absl::Status DoPersId(Node* pid);
@@ -954,6 +956,61 @@ absl::Status Machine::DoSetItems(size_t x) {
   if (e != GraphErr::kOk) return FromGraphErr(e, failed);
   Truncate(x);
   return absl::OkStatus();
+}
+
+absl::Status Machine::DoReduce() {
+  Node *args = nullptr, *callable = nullptr;
+  PVM_RETURN_IF_ERROR(Pop(&args));
+  PVM_RETURN_IF_ERROR(Pop(&callable));
+  if (args->kind != Kind::kTuple) {
+    return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kType,
+               StrCat("REDUCE argument is a ", KindName(args->kind),
+                      ", not a tuple"));
+  }
+  Node* result = nullptr;
+  Node* buf[2];
+  PVM_RETURN_IF_ERROR(Call(callable, args->Items(buf), nullptr, Use::kCall,
+                           Via::kCall, &result));
+  return Push(result);
+}
+
+// NEWOBJ and NEWOBJ_EX (`ex`): cls.__new__(cls, *args[, **kwargs]).
+absl::Status Machine::DoNewobj(bool ex) {
+  const std::string_view op = OpcodeName(static_cast<uint8_t>(
+      ex ? Op::kNewobjEx : Op::kNewobj));
+  Node* kwargs = nullptr;
+  if (ex) PVM_RETURN_IF_ERROR(Pop(&kwargs));
+  Node *args = nullptr, *cls = nullptr;
+  PVM_RETURN_IF_ERROR(Pop(&args));
+  PVM_RETURN_IF_ERROR(Pop(&cls));
+  if (IsDataKind(cls->kind)) {
+    return Err(ErrorCode::kType,
+               StrCat(op, " class argument must be a type, not ",
+                      KindName(cls->kind)));
+  }
+  if (args->kind != Kind::kTuple) {
+    return Err(ErrorCode::kType,
+               StrCat(op, " args argument must be a tuple, not ",
+                      KindName(args->kind)));
+  }
+  if (kwargs != nullptr) {
+    if (kwargs->kind != Kind::kDict) {
+      return Err(ErrorCode::kType,
+                 StrCat("NEWOBJ_EX kwargs argument must be a dict, not ",
+                        KindName(kwargs->kind)));
+    }
+    for (Entry e : kwargs->a.dict->items()) {
+      if (e.key->kind != Kind::kStr) {
+        return Err(ErrorCode::kType, "keywords must be strings");
+      }
+    }
+    if (kwargs->a.dict->size() == 0) kwargs = nullptr;
+  }
+  Node* result = nullptr;
+  Node* buf[2];
+  PVM_RETURN_IF_ERROR(Call(cls, args->Items(buf), kwargs, Use::kInstantiate,
+                           Via::kNew, &result));
+  return Push(result);
 }
 
 absl::Status Machine::DoBuild() {
@@ -1604,22 +1661,8 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
                                      std::string(name->str()), &g));
       return Push(g);
     }
-    case Op::kReduce: {
-      Node *args = nullptr, *callable = nullptr;
-      PVM_RETURN_IF_ERROR(Pop(&args));
-      PVM_RETURN_IF_ERROR(Pop(&callable));
-      if (args->kind != Kind::kTuple) {
-        return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kType,
-                   StrCat("REDUCE argument is a ", KindName(args->kind),
-                                ", not a tuple"));
-      }
-      Node* result = nullptr;
-      Node* buf[2];
-      PVM_RETURN_IF_ERROR(Call(callable,
-                               args->Items(buf),
-                               nullptr, Use::kCall, Via::kCall, &result));
-      return Push(result);
-    }
+    case Op::kReduce:
+      return DoReduce();
     case Op::kBuild:
       return DoBuild();
     case Op::kInst: {
@@ -1653,42 +1696,8 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       return Push(result);
     }
     case Op::kNewobj:
-    case Op::kNewobjEx: {
-      Node* kwargs = nullptr;
-      if (info.op == Op::kNewobjEx) PVM_RETURN_IF_ERROR(Pop(&kwargs));
-      Node *args = nullptr, *cls = nullptr;
-      PVM_RETURN_IF_ERROR(Pop(&args));
-      PVM_RETURN_IF_ERROR(Pop(&cls));
-      if (IsDataKind(cls->kind)) {
-        return Err(ErrorCode::kType,
-                   StrCat(info.name, " class argument must be a type, "
-                                "not ", KindName(cls->kind)));
-      }
-      if (args->kind != Kind::kTuple) {
-        return Err(ErrorCode::kType,
-                   StrCat(info.name, " args argument must be a tuple, "
-                                "not ", KindName(args->kind)));
-      }
-      if (kwargs != nullptr) {
-        if (kwargs->kind != Kind::kDict) {
-          return Err(ErrorCode::kType,
-                     StrCat("NEWOBJ_EX kwargs argument must be a dict, "
-                                  "not ", KindName(kwargs->kind)));
-        }
-        for (Entry e : kwargs->a.dict->items()) {
-          if (e.key->kind != Kind::kStr) {
-            return Err(ErrorCode::kType, "keywords must be strings");
-          }
-        }
-        if (kwargs->a.dict->size() == 0) kwargs = nullptr;
-      }
-      Node* result = nullptr;
-      Node* buf[2];
-      PVM_RETURN_IF_ERROR(Call(cls,
-                               args->Items(buf),
-                               kwargs, Use::kInstantiate, Via::kNew, &result));
-      return Push(result);
-    }
+    case Op::kNewobjEx:
+      return DoNewobj(info.op == Op::kNewobjEx);
     case Op::kPersid: {
       size_t bad;
       std::string_view text = LineText(arg.bytes);
@@ -2137,8 +2146,10 @@ absl::Status Machine::FastRun() {
         opcode_ = p[0];
         reader_.SetOpcode(pos, p[0]);
         reader_.SetPos(pos + 1);
-        bool stop = false;
-        absl::Status s = Step(*LookupOpcode(p[0]), Operand{}, &stop);
+        absl::Status s = p[0] == static_cast<uint8_t>(Op::kReduce) ? DoReduce()
+                         : p[0] == static_cast<uint8_t>(Op::kBuild)
+                             ? DoBuild()
+                             : DoNewobj(/*ex=*/false);
         if (ABSL_PREDICT_FALSE(!s.ok())) return s;
         pos = reader_.pos();
         limit = reader_.limit();
