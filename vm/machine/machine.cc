@@ -1751,16 +1751,18 @@ absl::Status Machine::Run() {
 
 // ---- the fast path ----------------------------------------------------------
 // A data pickle is mostly a handful of opcodes: small ints, floats, short
-// strs, MARK, memo PUT/GET, empty containers, TUPLE1-3, SETITEMS, APPENDS.
-// FastRun executes runs of them straight from the input bytes, without the
-// per-opcode Reader/Operand/Status plumbing of Loop and Step.  It has no
-// errors of its own: at an opcode it does not handle, an operand that a
-// frame's end or the input's end cuts, a UTF-8 error, a sparse memo index,
-// or anything that would pass a limit, it stops *before* that opcode and
-// Loop runs it through Step, with every check and the exact error.  The
-// container opcodes call Step's own helpers (and return their errors), so
-// the two paths cannot disagree on what an opcode means.  Each iteration
-// consumes at least one byte, as Loop's do.
+// strs and bytes, MARK, memo PUT/GET, empty containers, TUPLE1-3, SETITEMS,
+// APPENDS; a model adds FRAME, REDUCE, BUILD and NEWOBJ (two of them for
+// every numpy array).  FastRun executes runs of them straight from the
+// input bytes, without the per-opcode Reader/Operand/Status plumbing of
+// Loop and Step.  It has no errors of its own: at an opcode it does not
+// handle, an operand that a frame's end or the input's end cuts, a UTF-8
+// error, a sparse memo index, or anything that would pass a limit, it
+// stops *before* that opcode and Loop runs it through Step, with every
+// check and the exact error.  The container, call and FRAME opcodes call
+// Step's own helpers (and return their errors), so the two paths cannot
+// disagree on what an opcode means.  Each iteration consumes at least one
+// byte, as Loop's do.
 
 namespace {
 
@@ -1771,6 +1773,18 @@ inline uint32_t Load32(const uint8_t* p) {
 }
 inline uint64_t Load64(const uint8_t* p) {
   return Load32(p) | (uint64_t{Load32(p + 4)} << 32);
+}
+// The payload of the opcode at p, after its 1-byte (or, `wide`, 4-byte)
+// length: *out and the opcode's whole length, or 0 when the `avail` bytes
+// before the frame's or the input's end do not hold it all.
+inline uint64_t Counted(const uint8_t* p, uint64_t avail, bool wide,
+                        std::string_view* out) {
+  const uint64_t head = wide ? 5 : 2;
+  if (avail < head) return 0;
+  const uint64_t len = wide ? Load32(p + 1) : p[1];
+  if (len > avail - head) return 0;
+  *out = std::string_view(reinterpret_cast<const char*>(p + head), len);
+  return head + len;
 }
 inline double LoadBigEndianDouble(const uint8_t* p) {
   uint64_t bits = LoadBigEndian64(p);
@@ -1852,29 +1866,23 @@ absl::Status Machine::FastRun() {
         break;
       case Op::kShortBinunicode:
       case Op::kBinunicode: {
-        uint64_t head = p[0] == static_cast<uint8_t>(Op::kBinunicode) ? 5 : 2;
-        if (avail < head) goto done;
-        uint64_t len = head == 2 ? p[1] : Load32(p + 1);
-        if (len > avail - head) goto done;
-        std::string_view text(reinterpret_cast<const char*>(p + head), len);
+        std::string_view text;
+        n = Counted(p, avail, p[0] == static_cast<uint8_t>(Op::kBinunicode),
+                    &text);
+        if (n == 0) goto done;
         Utf8Check c = CheckUtf8(text, /*allow_surrogates=*/true);
         if (!c.valid) goto done;
         v = g_.NewStr(text, c.has_surrogates, /*copy=*/false);
-        n = head + len;
         break;
       }
       // A view of the input, as Step makes it.
       case Op::kShortBinbytes:
       case Op::kBinbytes: {
-        uint64_t head = p[0] == static_cast<uint8_t>(Op::kBinbytes) ? 5 : 2;
-        if (avail < head) goto done;
-        uint64_t len = head == 2 ? p[1] : Load32(p + 1);
-        if (len > avail - head) goto done;
-        v = g_.NewBytes(
-            Kind::kBytes,
-            std::string_view(reinterpret_cast<const char*>(p + head), len),
-            /*copy=*/false);
-        n = head + len;
+        std::string_view bytes;
+        n = Counted(p, avail, p[0] == static_cast<uint8_t>(Op::kBinbytes),
+                    &bytes);
+        if (n == 0) goto done;
+        v = g_.NewBytes(Kind::kBytes, bytes, /*copy=*/false);
         break;
       }
       case Op::kEmptyDict: v = g_.NewDict(); break;
