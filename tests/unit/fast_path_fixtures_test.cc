@@ -12,7 +12,6 @@
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
 #include "vm/api/pipeline.h"
-#include "vm/emit/json.h"
 #include "vm/policy/allowlist.h"
 
 namespace picklevm {
@@ -42,15 +41,7 @@ std::string Describe(const std::string& data, const Policy* policy, Mode mode,
   out = std::string(s.message());
   for (const RunResult& r : runs) {
     if (r.root != nullptr) out += pvtest::RootJson(r.root);
-    for (const Finding& f : r.findings) {
-      out += "\n" + f.global + " " + f.use + " " + std::to_string(f.offset) +
-             (f.allowed ? " allowed " : " flagged ") + f.detail;
-    }
-    for (const CallEvent& c : r.calls) {
-      out += "\ncall@" + std::to_string(c.offset) + " op " +
-             std::to_string(c.opcode) + " args " +
-             std::to_string(c.args.size()) + (c.admitted ? " admitted" : "");
-    }
+    out += pvtest::LogText(r);
   }
   return out;
 }

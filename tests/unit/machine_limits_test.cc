@@ -329,7 +329,8 @@ struct FastCase {
 };
 
 // The stream gives the same graph or error with the fast path on and off,
-// in both modes, and strict mode gives `strict`.
+// in both modes (record mode: with the same findings and calls), and
+// strict mode gives `strict`.
 void ExpectBothPathsAgree(const FastCase& c) {
   std::string input = Py(c.stream);
   for (Mode mode : {Mode::kStrict, Mode::kRecord}) {
@@ -339,7 +340,8 @@ void ExpectBothPathsAgree(const FastCase& c) {
       o.mode = mode;
       o.fast_path = fast;
       auto r = LoadWith(input, o);
-      out[fast] = Summary(*r) + " " + ErrorAt(*r) + " " + r->message();
+      out[fast] = Summary(*r) + " " + ErrorAt(*r) + " " + r->message() +
+                  pvtest::LogText(r->result);
     }
     EXPECT_EQ(out[0], out[1]) << c.stream;
     if (mode == Mode::kStrict && c.strict != nullptr) {

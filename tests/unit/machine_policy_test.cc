@@ -252,5 +252,26 @@ TEST(PolicyRefusal, RecordModeReferenceFinding) {
   EXPECT_FALSE(o->result.findings[0].allowed);
 }
 
+// The machine looks each global's name up in the policy once, keeping the
+// answer in a slot of the node; past 32,766 globals there are no slots
+// left and each question is asked afresh.  Either way the answers are the
+// same: 33,000 imports of builtins.object (each popped), then set([1]) is
+// built and os.system refused, on both paths.  (CPython: {1}; os.system
+// would run.)
+TEST(PolicyResolvedNames, PastTheLastSlotTheAnswersAreTheSame) {
+  std::string many = "\x80\x02";
+  for (int i = 0; i < 33000; ++i) many += "cbuiltins\nobject\n0";
+  for (bool fast : {true, false}) {
+    MachineOptions o;
+    o.fast_path = fast;
+    auto ok = LoadWith(Py(many + "c__builtin__\nset\n]K\\x01a\\x85R."), o);
+    EXPECT_EQ(Summary(*ok), R"({"$set":[1]})");
+    auto refused = LoadWith(Py(many + "cos\nsystem\nN\\x85R."), o);
+    EXPECT_EQ(ErrorAt(*refused), "refused@" +
+                                     std::to_string(2 + 33000 * 18) +
+                                     " GLOBAL");
+  }
+}
+
 }  // namespace
 }  // namespace picklevm

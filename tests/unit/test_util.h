@@ -173,6 +173,22 @@ inline std::string RecordPy(std::string_view literal) {
   return Record(Py(literal));
 }
 
+// What record mode logged, one line per finding and per call, in order:
+// for comparing two runs of the same stream.
+inline std::string LogText(const RunResult& r) {
+  std::string out;
+  for (const Finding& f : r.findings) {
+    out += "\n" + f.global + " " + f.use + " " + std::to_string(f.offset) +
+           (f.allowed ? " allowed " : " flagged ") + f.detail;
+  }
+  for (const CallEvent& c : r.calls) {
+    out += "\ncall@" + std::to_string(c.offset) + " op " +
+           std::to_string(c.opcode) + " args " + std::to_string(c.args.size()) +
+           (c.admitted ? " admitted" : "") + (c.build ? " build" : "");
+  }
+  return out;
+}
+
 // Every model fixture the repository ships: the pickles under
 // tests/fixtures/models/*/ (not their expected.json) and the joblib files,
 // plain and compressed, under tests/joblib/files.

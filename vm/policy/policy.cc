@@ -266,7 +266,15 @@ bool RulePolicy::AdmitsAny(const Resolved& name) const {
       if (r.rule->uses) return true;
     }
   }
-  return name.pattern[0] >= 0 || name.pattern[1] >= 0;
+  // Admitting the import counts for the pattern (the reference one first),
+  // so a class that is imported and never used still shows in Usage().
+  for (int32_t i : name.pattern) {
+    if (i >= 0) {
+      CountHit(&patterns_[i]->hits);
+      return true;
+    }
+  }
+  return false;
 }
 
 const Rule* RulePolicy::Find(const Resolved& name, Use use,
