@@ -368,13 +368,13 @@ class Machine {
     if (!strict_) LogCallSlow(callable, args, kwargs, admitted, result, use);
   }
   void AddFinding(const Node* global, Use use, bool allowed,
-                  std::string detail = {}) {
-    if (!strict_) AddFindingSlow(global, use, allowed, std::move(detail));
+                  std::string_view detail = {}) {
+    if (!strict_) AddFindingSlow(global, use, allowed, detail);
   }
   void LogCallSlow(Node* callable, absl::Span<Node* const> args, Node* kwargs,
                    bool admitted, Node* result, Use use);
   void AddFindingSlow(const Node* global, Use use, bool allowed,
-                      std::string detail);
+                      std::string_view detail);
 
   // ---- opcodes with more than a line of logic ----------------------------
   absl::Status DoAppends(size_t x);
@@ -392,10 +392,10 @@ class Machine {
   absl::Status CheckStateKeys(const Node* state) const;
   // Record mode: items added to an instance whose rule does not admit them
   // are calls of its methods; flag them against its class.
-  void FlagItems(const Node* target, std::string detail) {
+  void FlagItems(const Node* target, std::string_view detail) {
     const Node* cls = target->a.rec->callable;
     if (target->kind == Kind::kObject && cls->kind == Kind::kGlobal) {
-      AddFinding(cls, Use::kCall, false, std::move(detail));
+      AddFinding(cls, Use::kCall, false, detail);
     }
   }
   // Record mode: a BUILD that calls a __setstate__ the stream planted.
@@ -572,13 +572,13 @@ absl::Status Machine::MakeGlobal(std::string module, std::string name,
 }
 
 void Machine::AddFindingSlow(const Node* global, Use use, bool allowed,
-                             std::string detail) {
+                             std::string_view detail) {
   picklevm::Finding f;
   f.global = std::string(global->a.global->joined);
   f.use = std::string(UseName(use));
   f.offset = op_offset_;
   f.allowed = allowed;
-  f.detail = std::move(detail);
+  f.detail = std::string(detail);
   out_.findings.push_back(std::move(f));
 }
 
@@ -655,7 +655,7 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
                  StrCat("arguments of ", Quote(helper_name),
                               " break its rule: ", why));
     }
-    AddFinding(helper, Use::kCall, false, std::string(why));
+    AddFinding(helper, Use::kCall, false, why);
     *out = RecordCall(helper, args, nullptr);
     if (*out == nullptr) return NodeLimit();
     LogCall(helper, args, nullptr, false, *out, Use::kCall);
@@ -771,8 +771,8 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
   const Rule* rule = policy_.Find(Named(callable), Use::kCall, args, &why);
   bool admitted = rule != nullptr;
   BuilderId builder = admitted ? rule->builder : BuilderId::kNone;
-  auto record_call = [&](std::string detail) -> absl::Status {
-    AddFinding(callable, Use::kCall, false, std::move(detail));
+  auto record_call = [&](std::string_view detail) -> absl::Status {
+    AddFinding(callable, Use::kCall, false, detail);
     *out = RecordCall(callable, args, kwargs);
     if (*out == nullptr) return NodeLimit();
     LogCall(callable, args, kwargs, false, *out, Use::kCall);
@@ -1036,7 +1036,7 @@ absl::Status Machine::DoBuild() {
         if (strict_) return keys;
         if (r->callable->kind == Kind::kGlobal) {
           AddFinding(r->callable, Use::kCall, false,
-                     std::string(GetErrorInfo(keys).reason));
+                     GetErrorInfo(keys).reason);
         }
       }
       // Then on the class: a class whose __setstate__ an earlier BUILD
