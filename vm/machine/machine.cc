@@ -1242,7 +1242,10 @@ absl::Status Machine::JoblibArray(Node* state) {
       PVM_RETURN_IF_ERROR(reader_.Read(1, &pad_byte));
       uint64_t pad = static_cast<uint8_t>(pad_byte[0]);
       uint64_t align = static_cast<uint64_t>(alignment->a.i);
-      uint64_t expected = align - (reader_.pos() % align);
+      // joblib aligns to 16: a mask, not a division, for a power of two.
+      uint64_t rem = (align & (align - 1)) == 0 ? reader_.pos() & (align - 1)
+                                                : reader_.pos() % align;
+      uint64_t expected = align - rem;
       if (pad != expected) {
         return Err(ErrorCode::kValue,
                    StrCat("joblib padding length ", pad, " at offset ",
