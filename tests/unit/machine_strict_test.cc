@@ -106,6 +106,41 @@ TEST(StrictBuild, NoneSlotStateOnPlainDataInRecordMode) {
 
 // ---- SETITEM(S) on a non-dict ----------------------------------------------------------
 
+// A BUILD state may not set a dunder attribute (__setstate__, __reduce__,
+// __class__ ...: what later opcodes or Python itself would call).  The
+// keys of a dict that shares a key sequence (Shape) are looked at once, when
+// the sequence is made; a dict with keys of its own, and a slot state, are
+// looked at each time.  CPython would load all but the slot state (setting
+// __class__ to an int is its TypeError): [OrderedDict(), OrderedDict()].
+TEST(StrictBuild, DunderStateKeysAreRefusedWhereverTheKeysLive) {
+  // One shared key, the dunder.
+  EXPECT_EQ(StrictErr(R"(\x80\x02ccollections\nOrderedDict\n)R}()"
+                      R"(X\x0c\x00\x00\x00__setstate__K\x01ub.)"),
+            "refused@51 BUILD");
+  // {a, b} built once without a dunder, then {a, b, __reduce__}: the
+  // second dict's sequence extends the first's.
+  EXPECT_EQ(StrictErr(R"(\x80\x02]ccollections\nOrderedDict\n)R}(X\x01\x00)"
+                      R"(\x00\x00aK\x01X\x01\x00\x00\x00bK\x02ubaccollections)"
+                      R"(\nOrderedDict\n)R}(X\x01\x00\x00\x00aK\x01X\x01\x00)"
+                      R"(\x00\x00bK\x02X\n\x00\x00\x00__reduce__K\x03uba.)"),
+            "refused@114 BUILD");
+  // A float key first: the dict keeps its own keys.
+  EXPECT_EQ(StrictErr(R"(\x80\x02ccollections\nOrderedDict\n)R}(G?\xf8\x00)"
+                      R"(\x00\x00\x00\x00\x00K\x00X\t\x00\x00\x00__class__)"
+                      R"(K\x01ub.)"),
+            "refused@59 BUILD");
+  // (None, {'__class__': 1}): the slot state.
+  EXPECT_EQ(StrictErr(R"(\x80\x02ccollections\nOrderedDict\n)RN}()"
+                      R"(X\t\x00\x00\x00__class__K\x01u\x86b.)"),
+            "refused@50 BUILD");
+  // The same sequences without a dunder load.
+  EXPECT_EQ(StrictErr(R"(\x80\x02]ccollections\nOrderedDict\n)R}(X\x01\x00)"
+                      R"(\x00\x00aK\x01X\x01\x00\x00\x00bK\x02ubaccollections)"
+                      R"(\nOrderedDict\n)R}(X\x01\x00\x00\x00aK\x01X\x01\x00)"
+                      R"(\x00\x00bK\x02uba.)"),
+            "ok");
+}
+
 TEST(StrictSetitems, OnAList) {
   EXPECT_EQ(StrictErr(R"((K\x01K\x02lK\x00K\x09s.)"), "strict@10 SETITEM");
   EXPECT_EQ(StrictErr(R"((K\x01K\x02l(K\x00K\x09u.)"), "strict@11 SETITEMS");

@@ -413,7 +413,9 @@ Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
   auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
   if (!fresh) return it->second;
   Shape* child = arena_.New<Shape>();
-  child->size = from->size + 1;
+  child->size = static_cast<uint16_t>(from->size + 1);
+  child->dunder_key =
+      from->dunder_key || (key->kind == Kind::kStr && IsDunder(key->str()));
   KeyRun* run = from->run;
   if (run != nullptr && run->used == from->size && run->used < run->capacity) {
     run->keys[run->used++] = key;  // `from` ends its run: extend it

@@ -221,7 +221,11 @@ struct KeyRun {
 struct Shape {
   KeyRun* run = nullptr;        // keys: run->keys[0..size)
   Node** keys = nullptr;        // run->keys, one load nearer
-  uint32_t size = 0;
+  uint16_t size = 0;            // at most Graph::kShapeLimit
+  // A str key of the sequence is a dunder name (IsDunder): the machine
+  // refuses such a BUILD state, and a state whose shape has none needs no
+  // look at its keys (a model's every array and estimator is a BUILD).
+  bool dunder_key = false;
   // The transition taken last from this shape: adding a key of canonical
   // id next_canon (and identity next_ident, see Graph::DictSet) led to
   // `next`.

@@ -1141,8 +1141,18 @@ absl::Status Machine::DoBuild() {
 // Python itself would call.  No pickler writes such a state.
 absl::Status Machine::CheckStateKeys(const Node* state) const {
   const Node* dunder = nullptr;
-  ForEachStateEntry(state, [&](const Entry& e) {
-    if (dunder == nullptr && IsDunder(e.key->str())) dunder = e.key;
+  ForEachStateBody(const_cast<Node*>(state), [&](Node*, const DictBody* body) {
+    // Keys shared through a shape were looked at when it was made.
+    if (dunder != nullptr ||
+        (body->shape != nullptr && !body->shape->dunder_key)) {
+      return;
+    }
+    for (Entry e : body->items()) {
+      if (e.key->kind == Kind::kStr && IsDunder(e.key->str())) {
+        dunder = e.key;
+        break;
+      }
+    }
   });
   if (dunder == nullptr) return absl::OkStatus();
   return Err(ErrorCode::kRefused,
