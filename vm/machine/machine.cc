@@ -481,6 +481,13 @@ class Machine {
   absl::Status Step(const OpcodeInfo& info, const Operand& arg, bool* stop);
   absl::Status CheckReferences();
   absl::Status FastRun();
+  // The opcode at `offset` is the one errors name (FastRun's own
+  // bookkeeping for the opcodes it hands to Step's code).
+  void AtOpcode(uint64_t offset, uint8_t op) {
+    op_offset_ = offset;
+    opcode_ = op;
+    reader_.SetOpcode(offset, op);
+  }
   bool FastMemoPut(uint64_t index);
   absl::Status Loop();
   void RecordGlobals(bool finished);
@@ -498,7 +505,7 @@ class Machine {
   GrowableArray<Node*> memo_vec_;
   absl::flat_hash_map<uint64_t, Node*> memo_map_;
   uint64_t memo_count_ = 0;
-  std::vector<Node*> globals_;  // record mode: for reference findings
+  std::vector<Node*> globals_;  // every global made: the reference checks
   std::vector<Policy::Resolved> resolved_;  // see Named()
   // Record mode: classes whose __setstate__ a BUILD replaced, by name.
   absl::flat_hash_map<std::string, Node*> class_setstate_;
@@ -2105,8 +2112,7 @@ absl::Status Machine::FastRun() {
       // No MARK is Step's to report.
       case Op::kSetitems: {
         if (marks_.empty()) goto slow;
-        op_offset_ = pos;
-        opcode_ = p[0];
+        AtOpcode(pos, p[0]);
         const size_t mark = DropMark();
         absl::Status s = DoSetItems(mark);
         ++pos;
@@ -2136,41 +2142,34 @@ absl::Status Machine::FastRun() {
         if (v == nullptr) goto done;
         DropMark();
         break;
-      // FRAME (a protocol-4 stream starts one every 64 KiB): Step's code,
-      // with the reader after the operand, and the loop goes on up to the
-      // new frame's end.
-      case Op::kFrame: {
-        if (avail < 9) goto done;
-        Operand arg;
-        arg.u = Load64(p + 1);
-        op_offset_ = pos;
-        opcode_ = p[0];
-        reader_.SetOpcode(pos, p[0]);
-        reader_.SetPos(pos + 9);
-        bool stop = false;
-        absl::Status s = Step(*LookupOpcode(p[0]), arg, &stop);
-        if (ABSL_PREDICT_FALSE(!s.ok())) return s;
-        pos = reader_.pos();
-        limit = reader_.limit();
-        continue;
-      }
-      // The calls and BUILDs of a model (two for every numpy array):
-      // Step's own code, without Loop's operand decoding, which these
-      // operand-less opcodes do not need.  A joblib array's BUILD reads
-      // its data from the input, so the reader stands after the opcode
-      // while Step runs, and where it ends up is where this loop goes on
-      // (its frame limit included).
+      // FRAME (a protocol-4 stream starts one every 64 KiB) and the calls
+      // and BUILDs of a model (two for every numpy array): Step's own code,
+      // without Loop's operand decoding.  The reader stands after the
+      // opcode while it runs -- FRAME starts its frame there, and a joblib
+      // array's BUILD reads the array's bytes from there -- and where it
+      // ends up, frame limit included, is where this loop goes on.
+      case Op::kFrame:
       case Op::kReduce:
       case Op::kBuild:
       case Op::kNewobj: {
-        op_offset_ = pos;
-        opcode_ = p[0];
-        reader_.SetOpcode(pos, p[0]);
-        reader_.SetPos(pos + 1);
-        absl::Status s = p[0] == static_cast<uint8_t>(Op::kReduce) ? DoReduce()
-                         : p[0] == static_cast<uint8_t>(Op::kBuild)
-                             ? DoBuild()
-                             : DoNewobj(/*ex=*/false);
+        const auto op = static_cast<Op>(p[0]);
+        const uint64_t length = op == Op::kFrame ? 9 : 1;
+        if (avail < length) goto done;
+        AtOpcode(pos, p[0]);
+        reader_.SetPos(pos + length);
+        absl::Status s;
+        switch (op) {
+          case Op::kFrame: {
+            Operand arg;
+            arg.u = Load64(p + 1);
+            bool stop = false;
+            s = Step(*LookupOpcode(p[0]), arg, &stop);
+            break;
+          }
+          case Op::kReduce: s = DoReduce(); break;
+          case Op::kBuild: s = DoBuild(); break;
+          default: s = DoNewobj(/*ex=*/false); break;
+        }
         if (ABSL_PREDICT_FALSE(!s.ok())) return s;
         pos = reader_.pos();
         limit = reader_.limit();
@@ -2180,8 +2179,7 @@ absl::Status Machine::FastRun() {
       // reports errors with this opcode's offset.
       case Op::kAppends:
       slow: {
-        op_offset_ = pos;
-        opcode_ = p[0];
+        AtOpcode(pos, p[0]);
         bool stop = false;
         absl::Status s = Step(*LookupOpcode(p[0]), Operand{}, &stop);
         ++pos;
