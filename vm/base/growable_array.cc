@@ -12,6 +12,9 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kPage = 4096;
+// A heap array's first size: a small model memoizes a few dozen objects,
+// and a whole zeroed page for them was a measurable part of its decode.
+constexpr size_t kFirstHeapBytes = 512;
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
@@ -63,7 +66,7 @@ bool GrowableStorage::Expand(size_t bytes, size_t max_bytes,
 }
 
 bool GrowableStorage::ExpandOnHeap(size_t bytes, size_t max_bytes) {
-  size_t want = usable_ < kPage ? kPage : usable_ * 2;
+  size_t want = usable_ < kFirstHeapBytes ? kFirstHeapBytes : usable_ * 2;
   if (want < bytes) want = bytes;
   if (want > max_bytes) want = max_bytes;
   char* p = static_cast<char*>(std::realloc(data_, want));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "vm/graph/numpy_values.h"
 #include "vm/text/bigint.h"
@@ -103,10 +104,15 @@ Node* Graph::NewGlobal(std::string_view module, std::string_view qualname,
   Node* n = Alloc(Kind::kGlobal);
   if (!n) return n;
   auto* g = arena_.New<GlobalName>();
-  std::string joined;
-  joined.reserve(module.size() + qualname.size() + 1);
-  joined.append(module).append(":").append(qualname);
-  g->joined = arena_.CopyString(joined);
+  // "module:qualname" written straight into the arena.
+  size_t size = module.size() + 1 + qualname.size();
+  char* joined = static_cast<char*>(arena_.Allocate(size, 1));
+  std::memcpy(joined, module.data(), module.size());
+  joined[module.size()] = ':';
+  if (!qualname.empty()) {
+    std::memcpy(joined + module.size() + 1, qualname.data(), qualname.size());
+  }
+  g->joined = std::string_view(joined, size);
   g->module = g->joined.substr(0, module.size());
   g->qualname = g->joined.substr(module.size() + 1);
   n->a.global = g;
@@ -117,7 +123,14 @@ Node* Graph::NewGlobal(std::string_view module, std::string_view qualname,
 Node* Graph::NewRecord(Kind kind, Node* callable, uint64_t offset) {
   Node* n = Alloc(kind);
   if (!n) return n;
-  Record* r = arena_.New<Record>();
+  // Value-initializing a Record compiles to `rep stos`, whose start-up
+  // cost was most of NewRecord's time on a model (a joblib file makes one
+  // per array); copying a zero Record compiles to a few vector stores.
+  static_assert(std::is_trivially_copyable_v<Record>);
+  static const Record kEmptyRecord{};
+  auto* r = static_cast<Record*>(
+      arena_.Allocate(sizeof(Record), alignof(Record)));
+  std::memcpy(static_cast<void*>(r), &kEmptyRecord, sizeof(Record));
   r->callable = callable;
   r->offset = offset;
   n->a.rec = r;
@@ -167,22 +180,34 @@ GraphErr Graph::RecordArgs(Record* rec, absl::Span<Node* const> args) {
              : GraphErr::kTooLarge;
 }
 
-uint32_t Graph::Intern(const std::string& key) {
-  auto [it, inserted] = canon_table_.try_emplace(key, next_id_);
-  if (inserted) ++next_id_;
+uint32_t Graph::Intern(char tag, std::string_view bytes, bool lasting) {
+  // A model interns a few dozen keys: starting with room for them spares
+  // the table four rehashes per decode.
+  if (canon_table_.empty()) canon_table_.reserve(kTablesStart);
+  auto it = canon_table_.lazy_emplace(
+      CanonKey{bytes, tag}, [&](const auto& construct) {
+        construct(CanonKey{lasting ? bytes : arena_.CopyString(bytes), tag},
+                  next_id_++);
+      });
   return it->second;
 }
 
-GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
+GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit,
+                          bool text_lasts) {
+  // The key is a tag and bytes: the node's own text where it has one (it
+  // lives as long as the graph unless !text_lasts), else an encoding built
+  // in scratch_.
   scratch_.clear();
+  char tag = 0;
+  std::string_view lasting;
   auto integral = [&](double d) {
     // An integral double equals the int of the same value.
     if (std::fabs(d) < 9223372036854775808.0) {
       int64_t v = static_cast<int64_t>(d);
-      scratch_.push_back('i');
+      tag = 'i';
       AppendRaw(&scratch_, &v, sizeof v);
     } else {
-      scratch_.push_back('I');
+      tag = 'I';
       scratch_ += IntegralDoubleToDecimal(d);
     }
   };
@@ -191,25 +216,25 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
     if (std::isfinite(d) && d == std::floor(d)) {
       integral(d);
     } else {
-      scratch_.push_back('f');
+      tag = 'f';
       AppendRaw(&scratch_, &d, sizeof d);
     }
     return true;
   };
   switch (n->kind) {
     case Kind::kNone:
-      scratch_ = "N";
+      tag = 'N';
       break;
     case Kind::kBool:
     case Kind::kInt: {
       int64_t v = n->a.i;
-      scratch_.push_back('i');
+      tag = 'i';
       AppendRaw(&scratch_, &v, sizeof v);
       break;
     }
     case Kind::kBigInt:
-      scratch_.push_back('I');
-      scratch_.append(n->str());
+      tag = 'I';
+      lasting = n->str();
       break;
     case Kind::kFloat:
       if (!real(n->a.f)) {
@@ -227,23 +252,23 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
         real(re);
       } else {
         if (re == 0) re = 0.0;  // -0.0 == 0.0
-        scratch_.push_back('c');
+        tag = 'c';
         AppendRaw(&scratch_, &re, sizeof re);
         AppendRaw(&scratch_, &im, sizeof im);
       }
       break;
     }
     case Kind::kStr:
-      scratch_.push_back('s');
-      scratch_.append(n->str());
+      tag = 's';
+      lasting = n->str();
       break;
     case Kind::kBytes:
-      scratch_.push_back('b');
-      scratch_.append(n->str());
+      tag = 'b';
+      lasting = n->str();
       break;
     case Kind::kGlobal:
-      scratch_.push_back('g');
-      scratch_.append(n->a.global->joined);
+      tag = 'g';
+      lasting = n->a.global->joined;
       break;
     case Kind::kObject:
     case Kind::kCall:
@@ -253,7 +278,7 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
       return GraphErr::kOk;
     case Kind::kDtype:
       // dtypes compare by what they describe.
-      scratch_.push_back('d');
+      tag = 'd';
       AppendDtypeJson(*n->a.dtype, &scratch_);
       break;
     case Kind::kScalar: {
@@ -266,7 +291,8 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
         *id = n->canon = FreshId();
         return GraphErr::kOk;
       }
-      GraphErr e = LeafCanon(&number, id, culprit);
+      // `number`'s text (a big value's decimal) is in `storage`.
+      GraphErr e = LeafCanon(&number, id, culprit, /*text_lasts=*/false);
       n->canon = *id;
       return e;
     }
@@ -274,7 +300,9 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit) {
       *culprit = n;
       return GraphErr::kUnhashable;
   }
-  *id = n->canon = Intern(scratch_);
+  *id = n->canon = lasting.data() != nullptr
+                       ? Intern(tag, lasting, text_lasts)
+                       : Intern(tag, scratch_, false);
   return GraphErr::kOk;
 }
 
@@ -329,9 +357,8 @@ GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
       std::sort(id_scratch_.begin(), id_scratch_.end());
     }
     scratch_.clear();
-    scratch_.push_back(t->kind == Kind::kTuple ? 'T' : 'Z');
     AppendRaw(&scratch_, id_scratch_.data(), count * sizeof(uint32_t));
-    t->canon = Intern(scratch_);
+    t->canon = Intern(t->kind == Kind::kTuple ? 'T' : 'Z', scratch_, false);
     canon_stack_.pop_back();
   }
   *id = node->canon;
@@ -410,6 +437,7 @@ bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
 
 Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
                          const Node* ident) {
+  if (shapes_.empty()) shapes_.reserve(kTablesStart);  // see Intern
   auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
   if (!fresh) return it->second;
   Shape* child = arena_.New<Shape>();

@@ -200,6 +200,8 @@ class Graph {
   static constexpr uint32_t kShapeLimit = 32;
   // The most value slots DictSetSlow's guess gives a dict's first array.
   static constexpr uint32_t kSizeGuessLimit = 16;
+  // The room the canonical-id and shape tables start with.
+  static constexpr size_t kTablesStart = 64;
   // The identity a shape transition must match besides the canonical id.
   // A shape keeps the key node of the dict that made it, and every dict of
   // the shape shows that node as its key; that is invisible only where
@@ -227,9 +229,25 @@ class Graph {
       return H::combine(std::move(h), k.from, k.canon, k.ident);
     }
   };
-  uint32_t Intern(const std::string& key);
+  // The canonical id of the key (tag, bytes): a fresh one the first time.
+  // `bytes` that live as long as the graph (a str's text, a global's name)
+  // are kept as they are; others (scratch_) are copied into the arena, so
+  // the table holds no heap string per key.
+  uint32_t Intern(char tag, std::string_view bytes, bool lasting);
+  struct CanonKey {
+    std::string_view bytes;
+    char tag;
+    bool operator==(const CanonKey& o) const {
+      return tag == o.tag && bytes == o.bytes;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const CanonKey& k) {
+      return H::combine(std::move(h), k.tag, k.bytes);
+    }
+  };
   uint32_t FreshId() { return next_id_++; }
-  GraphErr LeafCanon(Node* node, uint32_t* id, Node** culprit);
+  GraphErr LeafCanon(Node* node, uint32_t* id, Node** culprit,
+                     bool text_lasts = true);
   template <typename KeyOf>
   int64_t Find(const KeyIndex* index, uint32_t canon, uint32_t size,
                KeyOf key_of);
@@ -244,7 +262,7 @@ class Graph {
   Node none_{Kind::kNone};
   Node true_{Kind::kBool};
   Node false_{Kind::kBool};
-  absl::flat_hash_map<std::string, uint32_t> canon_table_;
+  absl::flat_hash_map<CanonKey, uint32_t> canon_table_;
   Shape empty_shape_;  // the keys of an empty dict: none
   absl::flat_hash_map<ShapeKey, Shape*> shapes_;  // every transition made
   uint32_t next_id_ = 1;
