@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "vm/base/arena.h"
+#include "vm/base/strcat.h"
 #include "vm/graph/node.h"
 
 namespace picklevm {
@@ -242,7 +243,9 @@ class Graph {
     }
     template <typename H>
     friend H AbslHashValue(H h, const CanonKey& k) {
-      return H::combine(std::move(h), k.tag, k.bytes);
+      // absl's own string hash (Debian's absl::string_view is not
+      // std::string_view, which it would hash through std::hash).
+      return H::combine(std::move(h), k.tag, ToAbsl(k.bytes));
     }
   };
   uint32_t FreshId() { return next_id_++; }

@@ -84,7 +84,15 @@ class Machine {
         strict_(o.mode == Mode::kStrict),
         g_(*graph),
         out_(*result),
-        memo_vec_(MemoBound(input.size() - start, o.limits.max_memo)) {}
+        memo_vec_(MemoBound(input.size() - start, o.limits.max_memo)) {
+    // Room for a small pickle's stack, marks and globals from the start:
+    // growing each from one by doubling was a dozen of the few dozen
+    // mallocs of a small model's decode.
+    stack_.reserve(64);
+    marks_.reserve(16);
+    globals_.reserve(16);
+    resolved_.reserve(16);
+  }
 
   absl::Status Run();
 
