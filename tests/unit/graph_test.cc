@@ -1,6 +1,8 @@
 // Python's dict/set key semantics in the graph: which keys are equal, which
 // are unhashable, insertion order, and that replacement keeps the first key.
 // Stream-level cases give CPython 3.11's pickle.loads result in a comment.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -446,6 +448,64 @@ TEST(GraphShapes, DivergingSequencesKeepTheirOwnKeys) {
   EXPECT_EQ(KeysOf(ba), (std::vector<Node*>{b, a}));
   EXPECT_EQ(abc->a.dict->shape, abc2->a.dict->shape);
   EXPECT_NE(abc->a.dict->shape, abd->a.dict->shape);
+}
+
+// Dicts whose key sequences interleave -- many first keys, sequences
+// that share a prefix and then part -- so the shapes' one-entry caches keep
+// missing and the recent-transitions table in front of the shape map is
+// hit, replaced and collided in.  Every dict must hold its keys in its own
+// order, and dicts with one key sequence one shape.
+TEST(GraphShapes, InterleavedSequencesKeepTheirOrderAndShareShapes) {
+  Graph g;
+  std::vector<Node*> keys;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back(g.NewStr("k" + std::to_string(i), false, true));
+  }
+  uint64_t state = 12345;
+  auto next = [&state](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  // 60 sequences of 1 to 6 distinct keys, each used by several dicts.
+  std::vector<std::vector<Node*>> sequences;
+  for (int i = 0; i < 60; ++i) {
+    std::vector<Node*> seq;
+    size_t len = 1 + next(6);
+    while (seq.size() < len) {
+      Node* k = keys[next(i < 30 ? 8 : keys.size())];  // many share a prefix
+      if (std::find(seq.begin(), seq.end(), k) == seq.end()) seq.push_back(k);
+    }
+    sequences.push_back(seq);
+  }
+  std::vector<std::pair<Node*, size_t>> dicts;  // dict, its sequence
+  for (int i = 0; i < 3000; ++i) {
+    size_t which = next(sequences.size());
+    const std::vector<Node*>& seq = sequences[which];
+    Node* d = g.NewDict();
+    if (i % 2 == 0) {
+      for (Node* k : seq) {
+        ASSERT_EQ(g.DictSet(d->a.dict, k, g.None()), GraphErr::kOk);
+      }
+    } else {  // SETITEMS: pairs, with the room reserved
+      std::vector<Node*> kv;
+      for (Node* k : seq) {
+        kv.push_back(k);
+        kv.push_back(g.None());
+      }
+      ASSERT_TRUE(g.DictReserve(d->a.dict, seq.size()));
+      Node* failed = nullptr;
+      ASSERT_EQ(g.DictSetPairs(d->a.dict, kv.data(), seq.size(), &failed),
+                GraphErr::kOk);
+    }
+    dicts.push_back({d, which});
+  }
+  std::vector<const Shape*> shape_of(sequences.size(), nullptr);
+  for (auto [d, which] : dicts) {
+    ASSERT_EQ(KeysOf(d), sequences[which]);
+    ASSERT_NE(d->a.dict->shape, nullptr);
+    if (shape_of[which] == nullptr) shape_of[which] = d->a.dict->shape;
+    EXPECT_EQ(d->a.dict->shape, shape_of[which]);
+  }
 }
 
 TEST(GraphShapes, KeysWhoseIdentityShowsAreNeverSwapped) {

@@ -54,6 +54,26 @@ TEST(StrictOpenMark, NothingAboveTheMark) {
   EXPECT_EQ(StrictErr(R"(K\x01(.)"), "strict@3 STOP");
 }
 
+// ---- policy coverage: one call, one hit -----------------------------------------------
+
+TEST(StrictPolicyUsage, EachCallOfAnAdmittedClassCountsOneHit) {
+  // C() by REDUCE, twice (C is a class admitted for call, no builder): the
+  // rule admitted two calls.  (It was asked twice per call, and counted
+  // four.)
+  auto p = pvtest::MakePolicy({{"__main__:C", pvtest::kCallUse}});
+  MachineOptions o;
+  o.policy = p.get();
+  auto out = LoadWith(Py(R"(c__main__\nC\nq\x00)R0h\x00)R.)"), o);
+  ASSERT_TRUE(out->ok()) << out->message();
+  EXPECT_EQ(out->json,
+            R"({"$object":{"class":"__main__:C","via":"call"}})");
+  uint64_t hits = 0;
+  for (const auto& use : p->Usage()) {
+    if (use.text == "__main__:C") hits += use.hits;
+  }
+  EXPECT_EQ(hits, 2u);
+}
+
 // ---- a second BUILD on one object -----------------------------------------------------
 
 constexpr char kTwoBuilds[] =

@@ -476,9 +476,20 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
     Shape* from = size == 0 ? &empty_shape_ : dict->shape;
     const Node* ident = KeyIdentity(key);
     Shape* to;
+    Transition& recent = recent_[RecentSlot(from, key)];
     if (from->next != nullptr && from->next_canon == id &&
         from->next_ident == ident) {
       to = from->next;  // a known transition: `key` is not in `from`
+      from->next_key = key;
+    } else if (recent.from == from && recent.key == key) {
+      // A transition taken before from this shape by this very key node,
+      // though not the last one (the empty shape: a model's dicts start
+      // with several different first keys).  Also known: `key` is not in
+      // `from`.
+      to = recent.to;
+      from->next = to;
+      from->next_canon = id;
+      from->next_ident = ident;
       from->next_key = key;
     } else {
       for (uint32_t i = 0; i < size; ++i) {
@@ -505,6 +516,7 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
         return DictAppendOwn(dict, key, value);
       }
       to = ShapeChild(from, key, id, ident);
+      recent = {from, key, to};
       from->next = to;
       from->next_canon = id;
       from->next_ident = ident;

@@ -268,6 +268,25 @@ class Graph {
   absl::flat_hash_map<CanonKey, uint32_t> canon_table_;
   Shape empty_shape_;  // the keys of an empty dict: none
   absl::flat_hash_map<ShapeKey, Shape*> shapes_;  // every transition made
+  // The transitions shapes_ gave most recently, by (shape, key node), in
+  // front of it: a Shape keeps only its last transition, and the dicts of
+  // a model alternate between a few (the empty shape's first keys: an
+  // estimator's, a tree state's, a joblib array wrapper's).  A key node's
+  // canonical id and identity never change, so (from, key) -> to holds for
+  // the graph's life.
+  struct Transition {
+    const Shape* from = nullptr;
+    const Node* key = nullptr;
+    Shape* to = nullptr;
+  };
+  static constexpr size_t kRecentTransitions = 32;
+  static size_t RecentSlot(const Shape* from, const Node* key) {
+    uint64_t h = (reinterpret_cast<uintptr_t>(from) ^
+                  (reinterpret_cast<uintptr_t>(key) >> 4)) *
+                 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(h >> 59);  // 5 bits: kRecentTransitions
+  }
+  Transition recent_[kRecentTransitions];
   uint32_t next_id_ = 1;
   Node* small_ints_[kSmallIntMax - kSmallIntMin + 1] = {};
   std::string scratch_;

@@ -3,6 +3,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
@@ -106,7 +107,14 @@ class Machine {
                StrCat("graph exceeds --max-nodes (", g_.max_nodes(),
                             ")"));
   }
-  absl::Status FromGraphErr(GraphErr e, Node* key) const {
+  // Inline for the common kOk (every call's RecordArgs, every SETITEMS).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE absl::Status FromGraphErr(GraphErr e,
+                                                         Node* key) const {
+    if (ABSL_PREDICT_TRUE(e == GraphErr::kOk)) return absl::OkStatus();
+    return GraphError(e, key);
+  }
+  ABSL_ATTRIBUTE_NOINLINE absl::Status GraphError(GraphErr e,
+                                                  Node* key) const {
     // The element that cannot be hashed (a list inside a tuple key, say).
     Node* culprit = key;
     if (e == GraphErr::kUnhashable && key != nullptr) {
@@ -363,9 +371,11 @@ class Machine {
   // ---- calls --------------------------------------------------------------
   absl::Status Call(Node* callable, absl::Span<Node* const> args,
                     Node* kwargs, Use use, Via via, Node** out);
+  // `rule`: the rule Call already found for this very call (then the
+  // policy is not asked again, and its hit is counted once).
   absl::Status Instantiate(Node* cls, absl::Span<Node* const> args,
                            Node* kwargs, Use use, Via via, uint64_t offset,
-                           Node** out);
+                           Node** out, const Rule* rule = nullptr);
   absl::Status CopyregHelper(BuilderId id, Node* helper,
                              absl::Span<Node* const> args, Node** out);
   Node* RecordCall(Node* callable, absl::Span<Node* const> args,
@@ -514,6 +524,12 @@ class Machine {
   GrowableArray<Node*> memo_vec_;
   absl::flat_hash_map<uint64_t, Node*> memo_map_;
   uint64_t memo_count_ = 0;
+  // JoblibArray's field positions (kJoblibAbsent: no such key) in the
+  // state dicts of joblib_shape_, the last wrapper state's key sequence.
+  static constexpr int kJoblibFields = 6;
+  static constexpr uint8_t kJoblibAbsent = 0xff;
+  const Shape* joblib_shape_ = nullptr;
+  uint8_t joblib_fields_[kJoblibFields] = {};
   std::vector<Node*> globals_;  // every global made: the reference checks
   std::vector<Policy::Resolved> resolved_;  // see Named()
   // Record mode: classes whose __setstate__ a BUILD replaced, by name.
@@ -628,12 +644,13 @@ Node* Machine::RecordCall(Node* callable, absl::Span<Node* const> args,
 
 absl::Status Machine::Instantiate(Node* cls, absl::Span<Node* const> args,
                                   Node* kwargs, Use use, Via via,
-                                  uint64_t offset, Node** out) {
+                                  uint64_t offset, Node** out,
+                                  const Rule* rule) {
   (void)offset;
   cls->spare |= kGlobalConsumed;
   std::string_view name = cls->a.global->joined;
   std::string why;
-  const Rule* rule = policy_.Find(Named(cls), use, args, &why);
+  if (rule == nullptr) rule = policy_.Find(Named(cls), use, args, &why);
   if (rule == nullptr) {
     if (strict_) {
       return Err(ErrorCode::kRefused,
@@ -813,7 +830,7 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
   switch (builder) {
     case BuilderId::kNone:
       return Instantiate(callable, args, kwargs, Use::kCall, Via::kCall,
-                         op_offset_, out);
+                         op_offset_, out, rule);
     case BuilderId::kReconstructor:
     case BuilderId::kNewobj:
     case BuilderId::kNewobjEx:
@@ -994,8 +1011,7 @@ absl::Status Machine::DoReduce() {
 
 // NEWOBJ and NEWOBJ_EX (`ex`): cls.__new__(cls, *args[, **kwargs]).
 absl::Status Machine::DoNewobj(bool ex) {
-  const std::string_view op = OpcodeName(static_cast<uint8_t>(
-      ex ? Op::kNewobjEx : Op::kNewobj));
+  const std::string_view op = ex ? "NEWOBJ_EX" : "NEWOBJ";
   Node* kwargs = nullptr;
   if (ex) PVM_RETURN_IF_ERROR(Pop(&kwargs));
   Node *args = nullptr, *cls = nullptr;
@@ -1186,23 +1202,46 @@ absl::Status Machine::JoblibArray(Node* state) {
   if (state->kind != Kind::kDict) {
     return Err(ErrorCode::kValue, "NumpyArrayWrapper state is not a dict");
   }
-  Node *subclass = nullptr, *shape = nullptr, *order = nullptr,
-       *dtype = nullptr, *allow_mmap = nullptr, *alignment = nullptr;
-  for (Entry e : state->a.dict->items()) {
-    std::string_view key = e.key->kind == Kind::kStr ? e.key->str() : "";
-    Node** slot = key == "subclass"    ? &subclass
-                  : key == "shape"     ? &shape
-                  : key == "order"     ? &order
-                  : key == "dtype"     ? &dtype
-                  : key == "allow_mmap" ? &allow_mmap
-                  : key == "numpy_array_alignment_bytes" ? &alignment
-                                                          : nullptr;
-    if (slot == nullptr) {
-      return Err(ErrorCode::kValue,
-                 "NumpyArrayWrapper state has an unknown field");
+  // The fields, by their position in the state: joblib writes every
+  // wrapper's state with the same keys in the same order, so they share a
+  // Shape, and the positions found for the last shape seen serve the next
+  // array without looking at its keys.
+  const DictBody* body = state->a.dict;
+  if (body->shape == nullptr || body->shape != joblib_shape_) {
+    joblib_shape_ = nullptr;
+    uint8_t fields[kJoblibFields];
+    std::fill(std::begin(fields), std::end(fields), kJoblibAbsent);
+    for (uint32_t i = 0; i < body->size(); ++i) {
+      const Node* k = body->key(i);
+      std::string_view key = k->kind == Kind::kStr ? k->str() : "";
+      int field = key == "subclass"                      ? 0
+                  : key == "shape"                       ? 1
+                  : key == "order"                       ? 2
+                  : key == "dtype"                       ? 3
+                  : key == "allow_mmap"                  ? 4
+                  : key == "numpy_array_alignment_bytes" ? 5
+                                                         : -1;
+      if (field < 0) {
+        return Err(ErrorCode::kValue,
+                   "NumpyArrayWrapper state has an unknown field");
+      }
+      // i < 6: a dict's keys are distinct, so a seventh entry would have
+      // been an unknown field.
+      fields[field] = static_cast<uint8_t>(i);
     }
-    *slot = e.value;
+    std::copy(std::begin(fields), std::end(fields), joblib_fields_);
+    joblib_shape_ = body->shape;  // nullptr (own keys) is never reused
   }
+  auto field = [&](int f) -> Node* {
+    return joblib_fields_[f] == kJoblibAbsent ? nullptr
+                                              : body->value(joblib_fields_[f]);
+  };
+  Node* subclass = field(0);
+  Node* shape = field(1);
+  Node* order = field(2);
+  Node* dtype = field(3);
+  Node* allow_mmap = field(4);
+  Node* alignment = field(5);
   // joblib writes None when it could not tell the file position (a file
   // object without tell()): then there is no padding, as with no field.
   if (alignment != nullptr && alignment->kind == Kind::kNone) alignment = nullptr;
@@ -1218,7 +1257,8 @@ absl::Status Machine::JoblibArray(Node* state) {
                "NumpyArrayWrapper state is not joblib's (subclass, shape, "
                "order, dtype, allow_mmap, numpy_array_alignment_bytes)");
   }
-  if (!policy_.IsNdarrayClass(subclass->a.global->joined)) {
+  const bool plain_ndarray = subclass->a.global->joined == "numpy:ndarray";
+  if (!plain_ndarray && !policy_.IsNdarrayClass(subclass->a.global->joined)) {
     std::string why = StrCat("joblib array subclass ",
                              Quote(subclass->a.global->joined),
                              " is not an admitted ndarray class");
@@ -1298,9 +1338,7 @@ absl::Status Machine::JoblibArray(Node* state) {
     info->dtype = dtype;
     info->fortran = order->str() == "F";
     info->built = true;
-    if (subclass->a.global->joined != "numpy:ndarray") {
-      info->subclass = subclass->a.global;
-    }
+    if (!plain_ndarray) info->subclass = subclass->a.global;
     array = a;
   }
   region.end = reader_.pos();
