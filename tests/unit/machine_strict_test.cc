@@ -74,6 +74,61 @@ TEST(StrictPolicyUsage, EachCallOfAnAdmittedClassCountsOneHit) {
   EXPECT_EQ(hits, 2u);
 }
 
+// ---- globals in value positions --------------------------------------------------------
+// The reference check skips its walk of the graph when every push of a
+// global the policy does not admit as a value was popped again as a
+// callable.  f is admitted for call only: each stream below calls it once
+// and also leaves it, by another way onto the stack, in a value position,
+// which must still be refused at the GLOBAL that made it.
+
+std::string StrictWithCallOnlyF(const std::string& literal) {
+  auto p = pvtest::MakePolicy({{"__main__:f", pvtest::kCallUse},
+                               {"__main__:C", pvtest::kCallUse}});
+  MachineOptions o;
+  o.policy = p.get();
+  auto out = LoadWith(Py(literal), o);
+  if (out->ok()) return out->json;
+  return pvtest::ErrorAt(*out) + " " + out->error.reason;
+}
+
+TEST(StrictReferences, ACallDoesNotHideAnotherUseOfTheSameGlobal) {
+  const std::string refused =
+      "refused@0 GLOBAL global '__main__:f' is not admitted for reference";
+  // [f] after f(): BINPUT, then BINGET (the fast path's memo read).
+  EXPECT_EQ(StrictWithCallOnlyF(R"(c__main__\nf\nq\x00)R0]h\x00a.)"),
+            refused);
+  // The same with protocol 0's PUT and GET lines.
+  EXPECT_EQ(StrictWithCallOnlyF(R"(c__main__\nf\np0\n(tR0(lg0\na.)"),
+            refused);
+  // A sparse memo index (the general path's memo read).
+  EXPECT_EQ(StrictWithCallOnlyF(
+                R"(c__main__\nf\nr\x40\x42\x0f\x00)R0]j\x40\x42\x0f\x00a.)"),
+            refused);
+  // DUP: one copy called, the other packed into a tuple (after PROTO 2).
+  EXPECT_EQ(StrictWithCallOnlyF(R"(\x80\x02c__main__\nf\n2)R0\x85.)"),
+            "refused@2 GLOBAL global '__main__:f' is not admitted for "
+            "reference");
+  // f as the root, never called.
+  EXPECT_EQ(StrictWithCallOnlyF(R"(c__main__\nf\n.)"), refused);
+}
+
+TEST(StrictReferences, AClassNamedByInstIsNotAPopFromTheStack) {
+  // C() by INST (C is never on the stack), then [f]: had INST's class
+  // counted as a global popped to be called, it would balance f's push.
+  auto p = pvtest::MakePolicy({{"__main__:f", pvtest::kCallUse},
+                               {"__main__:C", pvtest::kCallUse}});
+  MachineOptions o;
+  o.policy = p.get();
+  auto out = LoadWith(Py(R"((i__main__\nC\n0]c__main__\nf\na.)"), o);
+  EXPECT_EQ(pvtest::ErrorAt(*out), "refused@15 GLOBAL");
+}
+
+TEST(StrictReferences, GlobalsOnlyCalledLoad) {
+  // f() twice through the memo: no f in a value position.
+  EXPECT_EQ(StrictWithCallOnlyF(R"(c__main__\nf\nq\x00)R0h\x00)R.)"),
+            R"({"$object":{"class":"__main__:f","via":"call"}})");
+}
+
 // ---- a second BUILD on one object -----------------------------------------------------
 
 constexpr char kTwoBuilds[] =

@@ -23,7 +23,12 @@ bool ParseShape(const Node* t, Graph& g, ArenaVec<uint64_t>* shape,
     return false;
   }
   uint64_t n = 1;
-  for (uint32_t i = 0; i < t->size(); ++i) {
+  const uint32_t dims = t->size();
+  if (!shape->Reserve(g.arena(), uint64_t{shape->size} + dims)) {
+    *why = "shape has too many dimensions";
+    return false;
+  }
+  for (uint32_t i = 0; i < dims; ++i) {
     const Node* d = t->at(i);
     if (!IsInt(d) || d->a.i < 0) {
       *why = "shape holds something other than a non-negative int";
@@ -34,7 +39,7 @@ bool ParseShape(const Node* t, Graph& g, ArenaVec<uint64_t>* shape,
       *why = "shape's element count overflows";
       return false;
     }
-    shape->push_back(g.arena(), static_cast<uint64_t>(d->a.i));
+    shape->data[shape->size++] = static_cast<uint64_t>(d->a.i);  // reserved
   }
   uint64_t bytes;
   if (__builtin_mul_overflow(n, itemsize, &bytes) || bytes > (uint64_t{1} << 62)) {

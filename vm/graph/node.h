@@ -70,6 +70,9 @@ enum NodeFlags : uint8_t {
   // per BUILD), so the machine refuses (strict) or flags (record) a later
   // SETITEM on it.
   kConsumed = 16,
+  // kGlobal: strict mode's policy does not admit it as a value (in a value
+  // position it fails the load); set by the machine when it makes the node.
+  kGlobalUnreferenceable = 32,
 };
 
 // The first payload word: every node has it.

@@ -4,6 +4,7 @@
 #include "absl/base/optimization.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <new>
 #include <string>
@@ -38,8 +39,7 @@ struct CompatModule {
 };
 #include "vm/machine/compat_names.inc"
 
-constexpr std::string_view kJoblibWrapper =
-    "joblib.numpy_pickle:NumpyArrayWrapper";
+constexpr char kJoblibWrapper[] = "joblib.numpy_pickle:NumpyArrayWrapper";
 
 // Node::spare bits the machine uses on kGlobal nodes.
 constexpr uint16_t kGlobalConsumed = 1;  // used as a callable or class
@@ -74,6 +74,55 @@ std::string Quote(std::string_view s) {
   out.push_back('\'');
   return out;
 }
+
+// The object stack (CPython's Pdata): a vector of nodes that counts the
+// pushes of globals the policy does not admit as values (flagged
+// kGlobalUnreferenceable when MakeGlobal makes them).  push_back and
+// ReplaceTop count; PushKnown is for a caller that knows its node is not
+// such a global (FastRun: a node it has just made, a singleton, or a memo
+// node while the memo has never held such a global), which keeps the count
+// off the fast path's per-value work.  CheckReferences compares the count
+// with the globals popped as callables, and when every one was, no such
+// global can be in a value position and the graph needs no walk.  Items
+// are read by value; nothing writes through an index.
+class ObjectStack {
+ public:
+  void reserve(size_t n) { v_.reserve(n); }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void push_back(Node* n) {
+    Count(n);
+    v_.push_back(n);
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void PushKnown(Node* n) {
+    assert((n->flags & kGlobalUnreferenceable) == 0);
+    v_.push_back(n);
+  }
+  void ReplaceTop(Node* n) {
+    Count(n);
+    v_.back() = n;
+  }
+  void pop_back() { v_.pop_back(); }
+  // Drops the items from `at` (<= size) up.  erase, not resize: resize's
+  // growing half is an out-of-line call on every TUPLE2 and SETITEMS.
+  void Truncate(size_t at) {
+    v_.erase(v_.begin() + static_cast<std::ptrdiff_t>(at), v_.end());
+  }
+  Node* back() const { return v_.back(); }
+  Node* operator[](size_t i) const { return v_[i]; }
+  Node* const* data() const { return v_.data(); }
+  size_t size() const { return v_.size(); }
+  bool empty() const { return v_.empty(); }
+  std::vector<Node*>::const_iterator begin() const { return v_.begin(); }
+  std::vector<Node*>::const_iterator end() const { return v_.end(); }
+  uint64_t unreferenceable_pushed() const { return unreferenceable_pushed_; }
+
+ private:
+  // The flag is only ever set on global nodes (MakeGlobal).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Count(const Node* n) {
+    unreferenceable_pushed_ += (n->flags & kGlobalUnreferenceable) != 0;
+  }
+  std::vector<Node*> v_;
+  uint64_t unreferenceable_pushed_ = 0;
+};
 
 class Machine {
  public:
@@ -191,11 +240,18 @@ class Machine {
   absl::Span<Node* const> From(size_t at) const {
     return absl::MakeConstSpan(stack_.data() + at, stack_.size() - at);
   }
-  // Drops the items from `at` (<= size) up.  erase, not resize: resize's
-  // growing half is an out-of-line call on every TUPLE2 and SETITEMS.
-  void Truncate(size_t at) {
-    stack_.erase(stack_.begin() + static_cast<std::ptrdiff_t>(at),
-                 stack_.end());
+  // Drops the items from `at` (<= size) up.
+  void Truncate(size_t at) { stack_.Truncate(at); }
+  // Every node the memo stores passes here: FastRun's GET counts its
+  // pushes only once the memo has held a global flagged unreferenceable.
+  void NoteMemoized(const Node* n) {
+    memo_had_unreferenceable_ |= (n->flags & kGlobalUnreferenceable) != 0;
+  }
+  // `c` was just popped from the stack to be called or instantiated (and
+  // only then: a class INST names is never on the stack).
+  void CountCalled(const Node* c) {
+    unreferenceable_called_ += c->kind == Kind::kGlobal &&
+                               (c->flags & kGlobalUnreferenceable) != 0;
   }
   // Replaces the items from `at` up with one list or tuple of them.
   absl::Status PackFrom(size_t at, Kind kind) {
@@ -212,6 +268,7 @@ class Machine {
   absl::Status MemoPut(uint64_t index) {
     Node* top = nullptr;
     PVM_RETURN_IF_ERROR(Top(&top));
+    NoteMemoized(top);
     bool fresh;
     if (index < memo_vec_.size()) {
       fresh = memo_vec_[index] == nullptr;
@@ -518,7 +575,11 @@ class Machine {
   Graph& g_;
   RunResult& out_;
 
-  std::vector<Node*> stack_;
+  ObjectStack stack_;
+  // Globals that the policy does not admit as values, popped from the
+  // stack as a callable or class (REDUCE, NEWOBJ, OBJ): see ObjectStack.
+  uint64_t unreferenceable_called_ = 0;
+  bool memo_had_unreferenceable_ = false;  // see NoteMemoized
   std::vector<size_t> marks_;
   size_t fence_ = 0;  // marks_.back(), or 0 (see Fence)
   GrowableArray<Node*> memo_vec_;
@@ -598,6 +659,10 @@ absl::Status Machine::MakeGlobal(std::string_view module,
       return Err(ErrorCode::kRefused,
                  StrCat("global ", Quote(g->a.global->joined),
                               " is not admitted by the policy for any use"));
+    }
+    // What CheckReferences needs to know of it, asked once.
+    if (policy_.Find(Named(g), Use::kReference, {}) == nullptr) {
+      g->flags |= kGlobalUnreferenceable;
     }
   }
   globals_.push_back(g);
@@ -997,6 +1062,7 @@ absl::Status Machine::DoReduce() {
   Node *args = nullptr, *callable = nullptr;
   PVM_RETURN_IF_ERROR(Pop(&args));
   PVM_RETURN_IF_ERROR(Pop(&callable));
+  CountCalled(callable);
   if (args->kind != Kind::kTuple) {
     return Err(strict_ ? ErrorCode::kStrict : ErrorCode::kType,
                StrCat("REDUCE argument is a ", KindName(args->kind),
@@ -1017,6 +1083,7 @@ absl::Status Machine::DoNewobj(bool ex) {
   Node *args = nullptr, *cls = nullptr;
   PVM_RETURN_IF_ERROR(Pop(&args));
   PVM_RETURN_IF_ERROR(Pop(&cls));
+  CountCalled(cls);
   if (IsDataKind(cls->kind)) {
     return Err(ErrorCode::kType,
                StrCat(op, " class argument must be a type, not ",
@@ -1111,7 +1178,7 @@ absl::Status Machine::DoBuild() {
         out_.calls.push_back(std::move(ev));
       }
       if (opts_.joblib_arrays && r->callable->kind == Kind::kGlobal &&
-          r->callable->a.global->joined == kJoblibWrapper) {
+          IsText(r->callable->a.global->joined, kJoblibWrapper)) {
         return JoblibArray(state);
       }
       return absl::OkStatus();
@@ -1247,7 +1314,8 @@ absl::Status Machine::JoblibArray(Node* state) {
   if (alignment != nullptr && alignment->kind == Kind::kNone) alignment = nullptr;
   if (subclass == nullptr || subclass->kind != Kind::kGlobal ||
       shape == nullptr || order == nullptr || order->kind != Kind::kStr ||
-      (order->str() != "C" && order->str() != "F") || dtype == nullptr ||
+      (!IsText(order->str(), "C") && !IsText(order->str(), "F")) ||
+      dtype == nullptr ||
       dtype->kind != Kind::kDtype ||
       (allow_mmap != nullptr && allow_mmap->kind != Kind::kBool) ||
       (alignment != nullptr &&
@@ -1257,7 +1325,8 @@ absl::Status Machine::JoblibArray(Node* state) {
                "NumpyArrayWrapper state is not joblib's (subclass, shape, "
                "order, dtype, allow_mmap, numpy_array_alignment_bytes)");
   }
-  const bool plain_ndarray = subclass->a.global->joined == "numpy:ndarray";
+  const bool plain_ndarray =
+      IsText(subclass->a.global->joined, "numpy:ndarray");
   if (!plain_ndarray && !policy_.IsNdarrayClass(subclass->a.global->joined)) {
     std::string why = StrCat("joblib array subclass ",
                              Quote(subclass->a.global->joined),
@@ -1336,7 +1405,7 @@ absl::Status Machine::JoblibArray(Node* state) {
     }
     PVM_RETURN_IF_ERROR(reader_.Read(nbytes, &info->data));
     info->dtype = dtype;
-    info->fortran = order->str() == "F";
+    info->fortran = IsText(order->str(), "F");
     info->built = true;
     if (!plain_ndarray) info->subclass = subclass->a.global;
     array = a;
@@ -1346,7 +1415,7 @@ absl::Status Machine::JoblibArray(Node* state) {
   // 1.4% of a RandomForest's joblib decode.
   if (out_.joblib_regions.empty()) out_.joblib_regions.reserve(64);
   out_.joblib_regions.push_back(region);
-  stack_.back() = array;
+  stack_.ReplaceTop(array);
   return absl::OkStatus();
 }
 
@@ -1541,7 +1610,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       }
       Node* view = g_.NewBytes(Kind::kBytes, buf->str(), false);
       if (view == nullptr) return NodeLimit();
-      stack_.back() = view;
+      stack_.ReplaceTop(view);
       return absl::OkStatus();
     }
 
@@ -1761,6 +1830,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       Node* cls = stack_[mark];
       std::vector<Node*> args(stack_.begin() + mark + 1, stack_.end());
       Truncate(mark);
+      CountCalled(cls);
       Node* result = nullptr;
       PVM_RETURN_IF_ERROR(
           Call(cls, args, nullptr, Use::kCall, Via::kCall, &result));
@@ -1871,6 +1941,7 @@ inline double LoadBigEndianDouble(const uint8_t* p) {
 bool Machine::FastMemoPut(uint64_t index) {
   if (memo_count_ >= opts_.limits.max_memo) return false;
   Node* top = stack_.back();
+  NoteMemoized(top);
   if (index < memo_vec_.size()) {
     if (memo_vec_[index] == nullptr) ++memo_count_;
     memo_vec_[index] = top;
@@ -2003,6 +2074,11 @@ absl::Status Machine::FastRun() {
           goto done;
         }
         v = memo_vec_[index];
+        if (ABSL_PREDICT_FALSE(memo_had_unreferenceable_)) {
+          stack_.push_back(v);  // it may be one: a counted push
+          pos += n;
+          continue;
+        }
         break;
       // Protocol 0's decimal lines -- PUT and GET indexes, INT values --
       // read in one pass, digits then the newline, with no separate search
@@ -2244,7 +2320,10 @@ absl::Status Machine::FastRun() {
         goto done;
     }
     if (ABSL_PREDICT_FALSE(v == nullptr)) goto done;  // the node limit
-    stack_.push_back(v);
+    // Every case above made v, took a singleton (None, a bool, a shared
+    // small int), or took a memo node while the memo has never held a
+    // global flagged unreferenceable (see `get`).
+    stack_.PushKnown(v);
     pos += n;
   }
 done:
@@ -2335,10 +2414,19 @@ absl::Status Machine::CheckReferences() {
   // globals at all).
   bool any_unreferenceable = false;
   for (const Node* g : globals_) {
-    any_unreferenceable |=
-        policy_.Find(Named(g), Use::kReference, {}) == nullptr;
+    any_unreferenceable |= (g->flags & kGlobalUnreferenceable) != 0;
   }
   if (!any_unreferenceable) return absl::OkStatus();
+  // A value gets into the graph only from the stack.  If every push of such
+  // a global was popped again as a callable or class (a model's dtype,
+  // _reconstruct and joblib wrapper calls), none of them is in a value
+  // position, and the walk below could not fail.  The counts are exact
+  // (ObjectStack), so a single such global anywhere else -- a container,
+  // an argument, a state, the root, or left on the stack -- makes them
+  // differ, and the walk runs.
+  if (stack_.unreferenceable_pushed() == unreferenceable_called_) {
+    return absl::OkStatus();
+  }
   std::vector<Node*> todo{out_.root};
   std::vector<Node*> seen;
   absl::Status status;

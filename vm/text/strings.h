@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <cstring>
 #include <string_view>
 
 namespace picklevm {
@@ -32,6 +33,14 @@ inline bool IsDunder(std::string_view s) {
   size_t n = s.size();
   return n >= 4 && s[0] == '_' && s[1] == '_' && s[n - 2] == '_' &&
          s[n - 1] == '_';
+}
+
+// s == lit for a string literal: a length compare and a memcmp of a
+// constant size, which the compiler inlines (std::string_view's == became
+// a call per compare on the joblib array path).
+template <size_t N>
+inline bool IsText(std::string_view s, const char (&lit)[N]) {
+  return s.size() == N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
 }
 
 // Python's codecs.escape_decode (the STRING opcode's payload).  Returns false
