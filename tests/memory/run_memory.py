@@ -361,6 +361,22 @@ def gen_frame(length):
     return proto(4) + FRAME + struct.pack("<Q", length) + NONE + STOP
 
 
+def gen_shape_for_many_arrays(dims, calls, dim=b"K\x01"):
+    """numpy's _frombuffer(b'\\0' * 8, dtype('f8'), SHAPE, 'C') `calls`
+    times, SHAPE one memoized tuple of `dims` items (dim: each item's
+    opcode; BININT1 1 is a valid dimension, NONE is not).  Every array
+    copies its shape, so without a bound on dimensions memory would be
+    dims x calls for 14 input bytes a call."""
+    out = (proto(2) + b"cnumpy.core.numeric\n_frombuffer\n" + binput(0) +
+           b"cnumpy\ndtype\n" + binunicode("f8") + b"\x89\x88\x87R" +
+           binput(1) + MARK + dim * dims + b"t" + binput(2) +
+           b"C\x08" + b"\0" * 8 + binput(3) + binunicode("C") + binput(4) +
+           b"0" * 5)
+    call = (binget(0) + MARK + binget(3) + binget(1) + binget(2) +
+            binget(4) + b"tR0")
+    return out + b"]" + call * calls + STOP  # the root: the empty list
+
+
 # ---- output checks ------------------------------------------------------------
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NON_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
@@ -499,8 +515,9 @@ def expect_int(digits):
 class Case:
     def __init__(self, name, data, args=(), status=0, stderr=None, check=None,
                  wall=MAX_WALL, rss_limit=None, rss_note=None,
-                 as_limit=CHILD_AS_LIMIT):
+                 as_limit=CHILD_AS_LIMIT, command=("load",)):
         self.name = name
+        self.command = list(command)  # the picklevm command and its flags
         self.as_limit = as_limit    # RLIMIT_AS of the run
         self.data = data            # bytes, or a callable returning bytes
         self.args = list(args)
@@ -613,6 +630,20 @@ def cases():
                   check=expect_root(b'{"$frozenset":[' * (N - 1) +
                                     b'{"$frozenset":[]}' + b"]}" * (N - 1),
                                     2 * N, 4)))
+
+    # -- one memoized shape tuple named by many arrays (numpy allows 64
+    # dimensions; a tuple of 100,000 once took 4 GiB in 2,000 arrays).
+    c.append(Case("100k-dim shape named by 2,000 _frombuffer calls",
+                  lambda: gen_shape_for_many_arrays(100000, 2000),
+                  status=1, stderr=r"numpy allows at most 64", wall=2.0))
+    c.append(Case("100k-dim shape named by 2,000 _frombuffer calls, scan",
+                  lambda: gen_shape_for_many_arrays(100000, 2000),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+    c.append(Case("100k-item bad shape in 20,000 _frombuffer calls, scan",
+                  lambda: gen_shape_for_many_arrays(100000, 20000, dim=NONE),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
 
     # -- many values
     c.append(Case("5M MEMOIZE of one value", lambda: gen_memoize(5 * N),
@@ -731,7 +762,8 @@ def run_case(picklevm, case, tmp):
     time_path = os.path.join(tmp, "time.txt")
     res = {"input": n, "rss": None, "wall": None, "out": None, "errors": []}
     err = res["errors"]
-    cmd = [TIME, "-v", "-o", time_path, picklevm, "load", path] + case.args
+    cmd = ([TIME, "-v", "-o", time_path, picklevm] + case.command + [path] +
+           case.args)
     kill_after = min(HARD_TIMEOUT, max(10.0, 3 * case.wall))
     with open(out_path, "wb") as out:
         t0 = time.monotonic()
@@ -781,7 +813,9 @@ def run_case(picklevm, case, tmp):
             err.append("stderr %r does not match /%s/" %
                        (stderr[:200], case.stderr))
     res["out"] = os.path.getsize(out_path)
-    if status != 0 and not sig and res["out"] != 0:
+    # (scan and trace report on stdout whatever their exit status.)
+    if (case.command[0] == "load" and status != 0 and not sig and
+            res["out"] != 0):
         # A refused or failed load writes nothing half-done.
         err.append("%d bytes on stdout from a failed load" % res["out"])
     if case.check is not None and status == 0 and not sig and not err:

@@ -41,6 +41,7 @@ struct ArraySpec {
   std::string dtype;              // "i1" or "u2"
   int length;                     // a 1-d array of this many items
   char fill;                      // every data byte
+  int dims = 1;                   // more: (1, ..., 1, length)
 };
 
 // The wrapper (NEWOBJ, state dict, BUILD), then the padding joblib writes
@@ -55,7 +56,9 @@ void AppendArray(const ArraySpec& a, std::string* s) {
     if (k == "subclass") {
       *s += Str("numpy") + Str("ndarray") + "\x93";
     } else if (k == "shape") {
-      *s += std::string("K") + static_cast<char>(a.length) + "\x85";
+      *s += "(";
+      for (int d = 1; d < a.dims; ++d) *s += "K\x01";
+      *s += std::string("K") + static_cast<char>(a.length) + "t";
     } else if (k == "order") {
       *s += Str("C");
     } else if (k == "dtype") {
@@ -130,6 +133,15 @@ TEST(JoblibWrapper, AnUnknownFieldAfterKnownSequencesIsRefused) {
   ASSERT_FALSE(o->ok());
   EXPECT_EQ(o->error.code, ErrorCode::kValue);
   EXPECT_EQ(o->error.reason, "NumpyArrayWrapper state has an unknown field");
+}
+
+TEST(JoblibWrapper, ShapesHaveAtMost64Dimensions) {
+  // numpy 2's limit (numpy 1.x: 32); see ParseShape.
+  std::string ok = Strict(OneArray({kJoblibKeys, "i1", 3, '\x01', 64}));
+  EXPECT_NE(ok.find("\"shape\":[1,1,"), std::string::npos) << ok;
+  auto o = Load(OneArray({kJoblibKeys, "i1", 3, '\x01', 65}));
+  ASSERT_FALSE(o->ok());
+  EXPECT_EQ(o->error.reason, "shape has 65 dimensions; numpy allows at most 64");
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 namespace picklevm {
 namespace {
 
+// The most dimensions an array's shape may have (see ParseShape).
+constexpr uint32_t kMaxDims = 64;
+
 bool IsInt(const Node* n) { return n->kind == Kind::kInt || n->kind == Kind::kBool; }
 
 // A tuple of non-negative ints into a shape; the element product times
@@ -22,12 +25,19 @@ bool ParseShape(const Node* t, Graph& g, ArenaVec<uint64_t>* shape,
     *why = "shape is not a tuple";
     return false;
   }
-  uint64_t n = 1;
+  // numpy's own bound (NPY_MAXDIMS: 64 since numpy 2, 32 before).  Each
+  // array copies its shape, and a stream may name one memoized tuple from
+  // any number of arrays: unbounded, a tuple of a million dimensions would
+  // cost memory quadratic in the input.
   const uint32_t dims = t->size();
-  if (!shape->Reserve(g.arena(), uint64_t{shape->size} + dims)) {
-    *why = "shape has too many dimensions";
+  if (dims > kMaxDims) {
+    *why = StrCat("shape has ", dims, " dimensions; numpy allows at most ",
+                  kMaxDims);
     return false;
   }
+  // Every dimension is checked before anything is allocated: record mode
+  // goes on after a bad shape, and a failed check must cost no memory.
+  uint64_t n = 1;
   for (uint32_t i = 0; i < dims; ++i) {
     const Node* d = t->at(i);
     if (!IsInt(d) || d->a.i < 0) {
@@ -39,12 +49,18 @@ bool ParseShape(const Node* t, Graph& g, ArenaVec<uint64_t>* shape,
       *why = "shape's element count overflows";
       return false;
     }
-    shape->data[shape->size++] = static_cast<uint64_t>(d->a.i);  // reserved
   }
   uint64_t bytes;
   if (__builtin_mul_overflow(n, itemsize, &bytes) || bytes > (uint64_t{1} << 62)) {
     *why = "array size overflows";
     return false;
+  }
+  if (!shape->Reserve(g.arena(), uint64_t{shape->size} + dims)) {
+    *why = "shape has too many dimensions";
+    return false;
+  }
+  for (uint32_t i = 0; i < dims; ++i) {
+    shape->data[shape->size++] = static_cast<uint64_t>(t->at(i)->a.i);
   }
   *count = n;
   *nbytes = bytes;
