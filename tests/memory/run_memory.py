@@ -361,6 +361,15 @@ def gen_frame(length):
     return proto(4) + FRAME + struct.pack("<Q", length) + NONE + STOP
 
 
+def gen_args_for_many_calls(items, calls):
+    """os.system(*T) `calls` times, T one memoized tuple of `items` Nones:
+    what record mode keeps of each call (the record, the call log) must
+    hold T's items once, not once per call."""
+    return (proto(2) + b"cos\nsystem\n" + binput(0) + MARK + NONE * items +
+            b"t" + binput(1) + b"]" + (binget(0) + binget(1) + b"R0") * calls +
+            STOP)
+
+
 def gen_shape_for_many_arrays(dims, calls, dim=b"K\x01"):
     """numpy's _frombuffer(b'\\0' * 8, dtype('f8'), SHAPE, 'C') `calls`
     times, SHAPE one memoized tuple of `dims` items (dim: each item's
@@ -642,6 +651,14 @@ def cases():
                   wall=2.0))
     c.append(Case("100k-item bad shape in 20,000 _frombuffer calls, scan",
                   lambda: gen_shape_for_many_arrays(100000, 20000, dim=NONE),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+
+    # -- one memoized args tuple unpacked by many calls (record mode kept a
+    # copy per call: 3.4 GB for this 220 KB file).  `trace` writes every
+    # call's arguments, so its output is calls x items here: not run.
+    c.append(Case("100k-item args tuple in 20,000 calls, scan",
+                  lambda: gen_args_for_many_calls(100000, 20000),
                   command=["scan", "--format", "jsonl"], status=1,
                   wall=2.0))
 

@@ -129,6 +129,45 @@ TEST(StrictReferences, GlobalsOnlyCalledLoad) {
             R"({"$object":{"class":"__main__:f","via":"call"}})");
 }
 
+// ---- arguments: one tuple, many calls ---------------------------------------------------
+
+TEST(RecordCalls, OneArgsTupleUnpackedByManyCallsIsHeldOnce) {
+  // os.system(*T) three times, T = (None, None, None) through the memo:
+  // the three records and the call log hold T's own items (a stream could
+  // otherwise make one copy of a big T per call).
+  MachineOptions o;
+  o.mode = Mode::kRecord;
+  auto out = LoadWith(
+      Py(R"(cos\nsystem\nq\x00(NNNtq\x01]h\x00h\x01R0h\x00h\x01R0)"
+         R"(h\x00h\x01R.)"),
+      o);
+  ASSERT_TRUE(out->ok()) << out->message();
+  EXPECT_EQ(out->json,
+            R"({"$call":{"callable":"os:system","args":[null,null,null],)"
+            R"("kwargs":{},"offset":37}})");
+  const auto& calls = out->result.calls;
+  ASSERT_EQ(calls.size(), 3u);
+  for (const CallEvent& c : calls) {
+    ASSERT_EQ(c.args.size(), 3u);
+    EXPECT_EQ(c.args.data(), calls[0].args.data());
+    EXPECT_EQ(c.result->a.rec->args.data, calls[0].args.data());
+  }
+}
+
+TEST(RecordCalls, ArgumentsOffTheStackAreCopied) {
+  // OBJ's arguments come off the stack, not from a tuple: each call keeps
+  // its own, and they are what the stream pushed.
+  MachineOptions o;
+  o.mode = Mode::kRecord;
+  auto out = LoadWith(Py(R"(](cos\nsystem\nK\x01K\x02K\x03oa.)"), o);
+  ASSERT_TRUE(out->ok()) << out->message();
+  ASSERT_EQ(out->result.calls.size(), 1u);
+  const CallEvent& c = out->result.calls[0];
+  ASSERT_EQ(c.args.size(), 3u);
+  EXPECT_EQ(c.args[0]->a.i, 1);
+  EXPECT_EQ(c.args[2]->a.i, 3);
+}
+
 // ---- a second BUILD on one object -----------------------------------------------------
 
 constexpr char kTwoBuilds[] =

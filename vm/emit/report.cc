@@ -291,8 +291,10 @@ void WriteTraceJson(const TraceReport& report, Graph* graph, OutBuffer* out) {
       o.append(",\"use\":");
       AppendJsonString(UseName(c.use), &o);
       o.append(",\"args\":");
-      // Each call's arguments are one value of their own ($id space).
-      Node* args = graph->NewSeq(Kind::kList, c.args);
+      // Each call's arguments are one value of their own ($id space): a
+      // list node over them, not a copy (a stream may unpack one big tuple
+      // in any number of calls).
+      Node* args = graph->NewListView(c.args);
       JsonEncoder enc;
       if (args != nullptr && enc.Prepare({args}, report.max_depth).ok()) {
         enc.Write(args, out);

@@ -175,9 +175,10 @@ GraphErr Graph::ListExtend(Node* list, absl::Span<Node* const> items) {
 }
 
 GraphErr Graph::RecordArgs(Record* rec, absl::Span<Node* const> args) {
-  return rec->args.append(arena_, args.data(), args.size())
-             ? GraphErr::kOk
-             : GraphErr::kTooLarge;
+  if (args.size() > UINT32_MAX) return GraphErr::kTooLarge;
+  rec->args.data = const_cast<Node**>(args.data());  // never written
+  rec->args.size = rec->args.capacity = static_cast<uint32_t>(args.size());
+  return GraphErr::kOk;
 }
 
 uint32_t Graph::Intern(char tag, std::string_view bytes, bool lasting) {

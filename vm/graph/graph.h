@@ -106,6 +106,17 @@ class Graph {
     n->b().v.size = n->b().v.capacity = static_cast<uint32_t>(items.size());
     return n;
   }
+  // A list node over `items`, which live as long as the graph (the arena:
+  // a CallEvent's args) and are not copied: for an emitter to write them as
+  // one value.  Nothing may append to it.
+  Node* NewListView(absl::Span<Node* const> items) {
+    if (items.size() > UINT32_MAX) return nullptr;
+    Node* n = Alloc(Kind::kList);
+    if (!n || items.empty()) return n;
+    n->a.items = const_cast<Node**>(items.data());  // never written
+    n->b().v.size = n->b().v.capacity = static_cast<uint32_t>(items.size());
+    return n;
+  }
   Node* NewDict() {
     Node* n = Alloc(Kind::kDict);
     if (n) n->a.dict = arena_.New<DictBody>();
@@ -174,7 +185,10 @@ class Graph {
                         Node** failed);
   // s.add(item): an equal member already present wins.
   GraphErr SetAdd(SetBody* set, Node* item);
-  // Sequence of a record's args (the REDUCE tuple unfolded).
+  // A record's args (the REDUCE tuple unfolded): `args` must live as long
+  // as the graph (the arena; see Machine::LastingArgs) and is kept, not
+  // copied.  Nothing writes to a record's args after, and any append would
+  // reallocate them (their capacity is their size).
   GraphErr RecordArgs(Record* rec, absl::Span<Node* const> args);
 
   // Canonical id of a hashable node; kUnhashable (with *culprit set to the

@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "vm/graph/graph.h"
 #include "vm/policy/policy.h"
 
@@ -85,7 +86,10 @@ struct Finding {
 // A call the stream makes (record mode), admitted or not, in stream order.
 struct CallEvent {
   Node* callable = nullptr;      // usually a kGlobal
-  std::vector<Node*> args;
+  // In the graph's arena (valid as long as the graph): a REDUCE's or
+  // NEWOBJ's arguments are its args tuple's own items, so a tuple that a
+  // stream unpacks in any number of calls is held once.
+  absl::Span<Node* const> args;
   Node* kwargs = nullptr;        // kDict or nullptr
   uint32_t kwargs_size = 0;      // its entries at the call (see Record)
   uint64_t offset = 0;           // the opcode that made the call
