@@ -370,6 +370,16 @@ def gen_args_for_many_calls(items, calls):
             STOP)
 
 
+def gen_newobj_ex_for_many_calls(items, calls):
+    """copyreg.__newobj_ex__(mymod.Thing, T, {}) `calls` times, T one
+    memoized tuple of `items` Nones (record mode: the instance keeps T's
+    items as its arguments, once)."""
+    return (proto(2) + MARK + NONE * items + b"t" + binput(0) + b"0" +
+            b"ccopyreg\n__newobj_ex__\n" + binput(1) + b"0" +
+            b"cmymod\nThing\n" + binput(2) + b"0" + b"]" +
+            (binget(1) + binget(2) + binget(0) + b"}\x87R0") * calls + STOP)
+
+
 def gen_shape_for_many_arrays(dims, calls, dim=b"K\x01"):
     """numpy's _frombuffer(b'\\0' * 8, dtype('f8'), SHAPE, 'C') `calls`
     times, SHAPE one memoized tuple of `dims` items (dim: each item's
@@ -659,6 +669,10 @@ def cases():
     # call's arguments, so its output is calls x items here: not run.
     c.append(Case("100k-item args tuple in 20,000 calls, scan",
                   lambda: gen_args_for_many_calls(100000, 20000),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+    c.append(Case("100k-item tuple in 2,000 copyreg.__newobj_ex__, scan",
+                  lambda: gen_newobj_ex_for_many_calls(100000, 2000),
                   command=["scan", "--format", "jsonl"], status=1,
                   wall=2.0))
 

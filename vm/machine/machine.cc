@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -867,6 +868,10 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       }
       Node* kwargs = args[2]->a.dict->size() ? args[2] : nullptr;
       Node* buf[2];
+      // The arguments are this tuple's items (a list's can change later:
+      // they are copied).
+      std::optional<CallTuple> inner;
+      if (args[1]->kind == Kind::kTuple) inner.emplace(this, args[1]);
       return Instantiate(cls,
                          args[1]->Items(buf),
                          kwargs, Use::kInstantiate, Via::kNew, op_offset_, out);
