@@ -141,7 +141,8 @@ TEST(JoblibWrapper, ShapesHaveAtMost64Dimensions) {
   EXPECT_NE(ok.find("\"shape\":[1,1,"), std::string::npos) << ok;
   auto o = Load(OneArray({kJoblibKeys, "i1", 3, '\x01', 65}));
   ASSERT_FALSE(o->ok());
-  EXPECT_EQ(o->error.reason, "shape has 65 dimensions; numpy allows at most 64");
+  EXPECT_EQ(o->error.reason,
+            "shape has 65 dimensions; numpy allows at most 64");
 }
 
 }  // namespace

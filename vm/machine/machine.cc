@@ -428,8 +428,9 @@ class Machine {
 
   // ---- calls --------------------------------------------------------------
   // `args` in memory that lasts as long as the graph, for a record or the
-  // call log to keep: the items of the args tuple of the REDUCE or NEWOBJ
-  // being run when `args` lies within them -- so a tuple that a stream
+  // call log to keep: the items of the tuple being unpacked (call_tuple_:
+  // REDUCE's, NEWOBJ's, copyreg.__newobj_ex__'s) when `args` lies within
+  // them -- so a tuple that a stream
   // unpacks in any number of calls through the memo is held once, not once
   // per call (a 220 KB scan of 20,000 calls of one 100,000-item tuple took
   // 3.4 GB) -- else a copy in the arena (a few items, or arguments that

@@ -86,9 +86,10 @@ struct Finding {
 // A call the stream makes (record mode), admitted or not, in stream order.
 struct CallEvent {
   Node* callable = nullptr;      // usually a kGlobal
-  // In the graph's arena (valid as long as the graph): a REDUCE's or
-  // NEWOBJ's arguments are its args tuple's own items, so a tuple that a
-  // stream unpacks in any number of calls is held once.
+  // In the graph's arena (valid as long as the graph): the arguments of a
+  // call that unpacks a tuple (REDUCE, NEWOBJ, copyreg.__newobj_ex__) are
+  // that tuple's own items, so a tuple that a stream unpacks in any number
+  // of calls is held once.
   absl::Span<Node* const> args;
   Node* kwargs = nullptr;        // kDict or nullptr
   uint32_t kwargs_size = 0;      // its entries at the call (see Record)
