@@ -85,6 +85,12 @@ std::string Quote(std::string_view s) {
 // with the globals popped as callables, and when every one was, no such
 // global can be in a value position and the graph needs no walk.  Items
 // are read by value; nothing writes through an index.
+// A global the policy does not admit as a value.  MakeGlobal sets the flag,
+// on global nodes only, so the flag alone answers.
+inline bool Unreferenceable(const Node* n) {
+  return (n->flags & kGlobalUnreferenceable) != 0;
+}
+
 class ObjectStack {
  public:
   void reserve(size_t n) { v_.reserve(n); }
@@ -117,9 +123,8 @@ class ObjectStack {
   uint64_t unreferenceable_pushed() const { return unreferenceable_pushed_; }
 
  private:
-  // The flag is only ever set on global nodes (MakeGlobal).
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Count(const Node* n) {
-    unreferenceable_pushed_ += (n->flags & kGlobalUnreferenceable) != 0;
+    unreferenceable_pushed_ += Unreferenceable(n);
   }
   std::vector<Node*> v_;
   uint64_t unreferenceable_pushed_ = 0;
@@ -246,13 +251,12 @@ class Machine {
   // Every node the memo stores passes here: FastRun's GET counts its
   // pushes only once the memo has held a global flagged unreferenceable.
   void NoteMemoized(const Node* n) {
-    memo_had_unreferenceable_ |= (n->flags & kGlobalUnreferenceable) != 0;
+    memo_had_unreferenceable_ |= Unreferenceable(n);
   }
   // `c` was just popped from the stack to be called or instantiated (and
   // only then: a class INST names is never on the stack).
   void CountCalled(const Node* c) {
-    unreferenceable_called_ += c->kind == Kind::kGlobal &&
-                               (c->flags & kGlobalUnreferenceable) != 0;
+    unreferenceable_called_ += Unreferenceable(c);
   }
   // Replaces the items from `at` up with one list or tuple of them.
   absl::Status PackFrom(size_t at, Kind kind) {
@@ -629,7 +633,7 @@ class Machine {
   static constexpr uint8_t kJoblibAbsent = 0xff;
   const Shape* joblib_shape_ = nullptr;
   uint8_t joblib_fields_[kJoblibFields] = {};
-  std::vector<Node*> globals_;  // every global made: the reference checks
+  std::vector<Node*> globals_;  // record mode: every global made
   std::vector<Policy::Resolved> resolved_;  // see Named()
   // Record mode: classes whose __setstate__ a BUILD replaced, by name.
   absl::flat_hash_map<std::string, Node*> class_setstate_;
@@ -702,8 +706,9 @@ absl::Status Machine::MakeGlobal(std::string_view module,
     if (policy_.Find(Named(g), Use::kReference, {}) == nullptr) {
       g->flags |= kGlobalUnreferenceable;
     }
+  } else {
+    globals_.push_back(g);  // RecordGlobals reports each
   }
-  globals_.push_back(g);
   *out = g;
   return absl::OkStatus();
 }
@@ -1322,9 +1327,9 @@ absl::Status Machine::JoblibArray(Node* state) {
   // array without looking at its keys.
   const DictBody* body = state->a.dict;
   if (body->shape == nullptr || body->shape != joblib_shape_) {
-    joblib_shape_ = nullptr;
-    uint8_t fields[kJoblibFields];
-    std::fill(std::begin(fields), std::end(fields), kJoblibAbsent);
+    joblib_shape_ = nullptr;  // until the scan below succeeds
+    std::fill(std::begin(joblib_fields_), std::end(joblib_fields_),
+              kJoblibAbsent);
     for (uint32_t i = 0; i < body->size(); ++i) {
       const Node* k = body->key(i);
       std::string_view key = k->kind == Kind::kStr ? k->str() : "";
@@ -1341,9 +1346,8 @@ absl::Status Machine::JoblibArray(Node* state) {
       }
       // i < 6: a dict's keys are distinct, so a seventh entry would have
       // been an unknown field.
-      fields[field] = static_cast<uint8_t>(i);
+      joblib_fields_[field] = static_cast<uint8_t>(i);
     }
-    std::copy(std::begin(fields), std::end(fields), joblib_fields_);
     joblib_shape_ = body->shape;  // nullptr (own keys) is never reused
   }
   auto field = [&](int f) -> Node* {
@@ -2456,21 +2460,15 @@ void Machine::RecordGlobals(bool finished) {
 // reference.  Iterative walk; the node's kMarkSeen flag is the visited
 // mark, cleared again after, so the emitters start from zero.
 absl::Status Machine::CheckReferences() {
-  // Only a global the policy does not admit as a value can fail this check;
-  // a stream without one needs no walk (most object-heavy pickles name no
-  // globals at all).
-  bool any_unreferenceable = false;
-  for (const Node* g : globals_) {
-    any_unreferenceable |= (g->flags & kGlobalUnreferenceable) != 0;
-  }
-  if (!any_unreferenceable) return absl::OkStatus();
-  // A value gets into the graph only from the stack.  If every push of such
-  // a global was popped again as a callable or class (a model's dtype,
-  // _reconstruct and joblib wrapper calls), none of them is in a value
-  // position, and the walk below could not fail.  The counts are exact
-  // (ObjectStack), so a single such global anywhere else -- a container,
-  // an argument, a state, the root, or left on the stack -- makes them
-  // differ, and the walk runs.
+  // Only a global the policy does not admit as a value (MakeGlobal flags
+  // it) can fail this check, and a value gets into the graph only from the
+  // stack.  If every push of such a global was popped again as a callable
+  // or class (a model's dtype, _reconstruct and joblib wrapper calls; both
+  // counts are 0 in a stream without one, as most object-heavy pickles
+  // are), none of them is in a value position, and the walk below could
+  // not fail.  The counts are exact (ObjectStack), so a single such global
+  // anywhere else -- a container, an argument, a state, the root, or left
+  // on the stack -- makes them differ, and the walk runs.
   if (stack_.unreferenceable_pushed() == unreferenceable_called_) {
     return absl::OkStatus();
   }
