@@ -57,7 +57,8 @@ constexpr char kUsage[] =
     "  picklevm dis   FILE [limits]\n"
     "FILE may be - for standard input.\n"
     "limits: --max-input-bytes N --max-depth N --max-memo N --max-stack N\n"
-    "        --max-nodes N --max-int-digits N --max-decompressed-bytes N\n";
+    "        --max-nodes N --max-int-digits N --max-decompressed-bytes N\n"
+    "        --max-copied-items N\n";
 
 struct Args {
   std::string command;
@@ -94,6 +95,7 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
       {"--max-nodes", &a->limits.max_nodes},
       {"--max-int-digits", &a->limits.max_int_digits},
       {"--max-decompressed-bytes", &a->limits.max_decompressed_bytes},
+      {"--max-copied-items", &a->limits.max_copied_items},
   };
   bool policy_command = a->command != "dis";
   for (int i = 2; i < argc; ++i) {

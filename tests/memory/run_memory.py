@@ -361,13 +361,28 @@ def gen_frame(length):
     return proto(4) + FRAME + struct.pack("<Q", length) + NONE + STOP
 
 
-def gen_args_for_many_calls(items, calls):
+def gen_args_for_many_calls(items, calls, keep=False):
     """os.system(*T) `calls` times, T one memoized tuple of `items` Nones:
     what record mode keeps of each call (the record, the call log) must
-    hold T's items once, not once per call."""
+    hold T's items once, not once per call.  `keep`: the calls go into the
+    root list, so the reference walks reach every one of them (and must
+    visit T's items once, not once per call: 8 s for 1.3 MB before)."""
     return (proto(2) + b"cos\nsystem\n" + binput(0) + MARK + NONE * items +
-            b"t" + binput(1) + b"]" + (binget(0) + binget(1) + b"R0") * calls +
+            b"t" + binput(1) + b"]" +
+            (binget(0) + binget(1) + (b"Ra" if keep else b"R0")) * calls +
             STOP)
+
+
+def gen_builds_of_one_state(keys, calls):
+    """LinearRegression() `calls` times, each BUILT with one memoized state
+    dict of `keys` keys (past the shared-key limit): its keys are checked
+    for dunder names once, not once per BUILD (7 s for 1.8 MB before)."""
+    return (proto(2) + b"csklearn.linear_model._base\nLinearRegression\n" +
+            binput(0) + POP + EMPTY_DICT + binput(1) + MARK +
+            b"".join(binunicode("k%d" % i) + NONE for i in range(keys)) +
+            SETITEMS + POP + EMPTY_LIST +
+            (binget(0) + EMPTY_TUPLE + b"\x81" + binget(1) + b"b" +
+             APPEND) * calls + STOP)
 
 
 def gen_newobj_ex_for_many_calls(items, calls):
@@ -394,6 +409,59 @@ def gen_shape_for_many_arrays(dims, calls, dim=b"K\x01"):
     call = (binget(0) + MARK + binget(3) + binget(1) + binget(2) +
             binget(4) + b"tR0")
     return out + b"]" + call * calls + STOP  # the root: the empty list
+
+
+def gen_set_of_one_list(items, calls, name=b"set"):
+    """builtins.set(L) `calls` times, L one memoized list of `items`
+    distinct ints: each set copies L (CPython's too), so memory grew as
+    items x calls (6 GB for 289 KB) until --max-copied-items bounded it."""
+    return (proto(2) + b"cbuiltins\n" + name + b"\n" + binput(0) + POP +
+            MARK + b"".join(b"J" + struct.pack("<i", i)
+                            for i in range(items)) +
+            b"l" + binput(1) + POP + EMPTY_LIST +
+            (binget(0) + binget(1) + TUPLE1 + b"R" + APPEND) * calls + STOP)
+
+
+def gen_reconstructor_of_one_dict(items, calls):
+    """copyreg._reconstructor(Bunch, dict, S) `calls` times, S one memoized
+    dict of `items` keys: each instance copies S (3 GB for 275 KB before)."""
+    keys = b"".join(binunicode("k%d" % i) + NONE for i in range(items))
+    return (proto(2) + b"ccopyreg\n_reconstructor\n" + binput(0) +
+            b"csklearn.utils._bunch\nBunch\n" + binput(1) +
+            b"cbuiltins\ndict\n" + binput(2) + EMPTY_DICT + binput(3) +
+            MARK + keys + SETITEMS + POP * 4 + EMPTY_LIST +
+            (binget(0) + binget(1) + binget(2) + binget(3) + b"\x87R" +
+             APPEND) * calls + STOP)
+
+
+def gen_dtype_fields_of_one_state(fields, calls):
+    """numpy.dtype('V8') `calls` times, each BUILT with one memoized names
+    tuple and fields dict of `fields` entries: each dtype keeps its fields
+    (memory fields x calls), and each name was looked up by a scan of the
+    fields (a 622 KB file ran for minutes)."""
+    names = [("f%d" % i) for i in range(fields)]
+    out = (proto(2) + b"cnumpy\ndtype\n" + binput(10) + POP +
+           binget(10) + binunicode("u1") + b"\x89\x88\x87R" + binput(0) +
+           POP + MARK + b"".join(binunicode(n) for n in names) + b"t" +
+           binput(1) + POP + EMPTY_DICT + MARK +
+           b"".join(binunicode(n) + binget(0) + BININT1 + b"\0" + TUPLE2
+                    for n in names) + SETITEMS + binput(2) + POP)
+    one = (binget(10) + binunicode("V8") + b"\x89\x88\x87R" + MARK +
+           BININT1 + b"\x03" + binunicode("|") + NONE + binget(1) +
+           binget(2) + BININT1 + b"\x08" + BININT1 + b"\x01" + BININT1 +
+           b"\0" + b"tb" + APPEND)
+    return out + EMPTY_LIST + one * calls + STOP
+
+
+def gen_encode_of_one_str(length, calls):
+    """_codecs.encode(T, 'latin1') `calls` times, T one memoized str of
+    `length` chars: the bytes are encoded once per str and shared (1 GB
+    for 280 KB before)."""
+    return (proto(2) + b"c_codecs\nencode\n" + binput(0) +
+            BINUNICODE + struct.pack("<I", length) + b"a" * length +
+            binput(1) + binunicode("latin1") + binput(2) + POP * 3 +
+            EMPTY_LIST + (binget(0) + binget(1) + binget(2) + TUPLE2 + b"R" +
+                          APPEND) * calls + STOP)
 
 
 # ---- output checks ------------------------------------------------------------
@@ -464,6 +532,18 @@ def expect_json_root(predicate, proto_n):
             return "protocol %r, expected %r" % (doc["protocol"], proto_n)
         return predicate(doc["root"], out, input_bytes)
     return check
+
+
+def dtype_fields_check(fields):
+    # One structured dtype whose names are f0 .. f{fields-1}, all at 0.
+    def pred(root, out, input_bytes):
+        want = ["f%d" % i for i in range(fields)]
+        if (not isinstance(root, list) or len(root) != 1 or
+                root[0].get("$dtype", {}).get("names") != want or
+                set(root[0]["$dtype"]["offsets"]) != {0}):
+            return "not the %d-field dtype" % fields
+        return None
+    return pred
 
 
 def laughs_check(levels, fan, out_per_input=16):
@@ -671,10 +751,51 @@ def cases():
                   lambda: gen_args_for_many_calls(100000, 20000),
                   command=["scan", "--format", "jsonl"], status=1,
                   wall=2.0))
+    c.append(Case("100k-item args tuple in 100,000 kept calls, scan",
+                  lambda: gen_args_for_many_calls(100000, 100000, keep=True),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+    c.append(Case("70k-key state in 70,000 BUILDs",
+                  lambda: gen_builds_of_one_state(70000, 70000), wall=2.0))
+    c.append(Case("70k-key state in 70,000 BUILDs, scan",
+                  lambda: gen_builds_of_one_state(70000, 70000),
+                  command=["scan", "--format", "jsonl"], wall=2.0))
     c.append(Case("100k-item tuple in 2,000 copyreg.__newobj_ex__, scan",
                   lambda: gen_newobj_ex_for_many_calls(100000, 2000),
                   command=["scan", "--format", "jsonl"], status=1,
                   wall=2.0))
+
+
+    # -- one memoized container copied by many calls (set(L),
+    # _reconstructor's dict state, a dtype's fields): bounded by
+    # --max-copied-items, whose default derives from the input's size;
+    # Latin-1 bytes of one str are shared, not copied.
+    c.append(Case("50k-item list in 3,000 set() calls",
+                  lambda: gen_set_of_one_list(50000, 3000),
+                  status=2, stderr=r"--max-copied-items", wall=2.0))
+    c.append(Case("50k-item list in 3,000 frozenset() calls, scan",
+                  lambda: gen_set_of_one_list(50000, 3000, b"frozenset"),
+                  command=["scan", "--format", "jsonl"], status=2,
+                  wall=2.0))
+    c.append(Case("20k-key dict in 2,000 copyreg._reconstructor calls",
+                  lambda: gen_reconstructor_of_one_dict(20000, 2000),
+                  status=2, stderr=r"--max-copied-items", wall=2.0))
+    c.append(Case("20k-field dtype state in 1,000 BUILDs",
+                  lambda: gen_dtype_fields_of_one_state(20000, 1000),
+                  status=2, stderr=r"--max-copied-items", wall=2.0))
+    c.append(Case("20k-field dtype state in 1,000 BUILDs, scan",
+                  lambda: gen_dtype_fields_of_one_state(20000, 1000),
+                  command=["scan", "--format", "jsonl"], status=2,
+                  wall=2.0))
+    c.append(Case("200k-field dtype, one BUILD",
+                  lambda: gen_dtype_fields_of_one_state(200000, 1),
+                  check=expect_json_root(dtype_fields_check(200000), 2),
+                  wall=2.0))
+    c.append(Case("100k-char str in 2,000 _codecs.encode calls",
+                  lambda: gen_encode_of_one_str(100000, 2000), wall=2.0))
+    c.append(Case("100k-char str in 2,000 _codecs.encode calls, scan",
+                  lambda: gen_encode_of_one_str(100000, 2000),
+                  command=["scan", "--format", "jsonl"], wall=2.0))
 
     # -- many values
     c.append(Case("5M MEMOIZE of one value", lambda: gen_memoize(5 * N),

@@ -479,6 +479,70 @@ TEST(JsonRecords, BuildLooksUpSetstateAsCPythonDoes) {
   for (const Case& c : cases) EXPECT_EQ(CalledGlobals(c.stream), c.calls);
 }
 
+// A state dict of 40 str keys (past the shared-key limit: its own keys,
+// looked up through its index), memoized as 0, entries k0..k39 -> None.
+std::string BigState() {
+  std::string s = Py(R"(}q\x00()");
+  for (int i = 0; i < 40; ++i) {
+    std::string k = "k" + std::to_string(i);
+    s += "X" + std::string(1, static_cast<char>(k.size())) +
+         std::string(3, '\0') + k + "N";
+  }
+  return s + "u";
+}
+
+TEST(JsonRecords, BigStateIsCheckedOnceButSeesALaterDunder) {
+  // Record mode: obj1 = C(); BUILD obj1 with the big state d; then
+  // d['__setstate__'] = print through the memo; obj2 = C(); BUILD obj2
+  // with d.  The keys checked at the first BUILD are not checked again
+  // (kKeysChecked) -- unless a SETITEM changed the dict since: the second
+  // BUILD's state sets __setstate__, a finding.
+  const std::string p =
+      Py(R"(\x80\x02cm\nC\nq\x010)") + BigState() +
+      Py(R"(0h\x01)\x81h\x00b0h\x00X\x0c\x00\x00\x00__setstate__)"
+         R"(cbuiltins\nprint\ns0h\x01)\x81h\x00b.)");
+  auto rec = Load(p, Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  int dunder_findings = 0;
+  for (const Finding& f : rec->result.findings) {
+    if (f.global == "m:C" && f.detail.find("'__setstate__'") !=
+                                 std::string::npos) {
+      ++dunder_findings;
+      EXPECT_FALSE(f.allowed);
+    }
+  }
+  EXPECT_EQ(dunder_findings, 1);
+  // Without the SETITEM, the same state BUILT twice gives no such finding.
+  const std::string clean =
+      Py(R"(\x80\x02cm\nC\nq\x010)") + BigState() +
+      Py(R"(0h\x01)\x81h\x00b0h\x01)\x81h\x00b.)");
+  auto ok = Load(clean, Mode::kRecord);
+  ASSERT_TRUE(ok->ok()) << ok->message();
+  for (const Finding& f : ok->result.findings) {
+    EXPECT_EQ(f.detail.find("__setstate__"), std::string::npos) << f.detail;
+  }
+}
+
+TEST(JsonRecords, SetstateInABigStateIsFound) {
+  // Record mode: BUILD obj with the big state plus '__setstate__': len;
+  // then BUILD obj {'y': 2}: obj.__dict__ got len at the first BUILD, so
+  // CPython calls len({'y': 2}) (the lookup goes through the dict's index).
+  const std::string p =
+      Py(R"(\x80\x02cm\nC\n)\x81)") + BigState() +
+      Py(R"(X\x0c\x00\x00\x00__setstate__cbuiltins\nlen\nsb)"
+         R"(}X\x01\x00\x00\x00yK\x02sb.)");
+  auto o = Load(p, Mode::kRecord);
+  ASSERT_TRUE(o->ok()) << o->message();
+  std::vector<std::string> called;
+  for (const CallEvent& c : o->result.calls) {
+    if (c.callable != nullptr && c.callable->kind == Kind::kGlobal &&
+        !c.build) {
+      called.emplace_back(c.callable->a.global->joined);
+    }
+  }
+  EXPECT_EQ(called, (std::vector<std::string>{"m:C", "builtins:len"}));
+}
+
 TEST(JsonRecords, KwargsNamesAreValidUtf8) {
   // C.__new__(C, **{'\ud800': 1}) via NEWOBJ_EX: CPython accepts any str
   // as a keyword name.  Whatever form the name takes in the document, the
@@ -676,6 +740,50 @@ TEST(JsonDefaultPolicy, DtypeFieldsChangedAfterTheBuildAreRefused) {
       "ffffff4b0074710c624b0086710d734b044b014b1074710e62680758010000006268"
       "0d73302e");
   EXPECT_EQ(pvtest::ErrorAt(*o), "strict@137 SETITEM");
+}
+
+// A structured dtype of 40 fields whose names tuple lists them in the
+// reverse of the fields dict's order: each name is found by a hash probe
+// (the dict is past the linear-search limit), and the dtype follows the
+// names.  Checked against CPython: pickle.loads of this stream gives names
+// ('f39', ..., 'f0'), offsets 39 ... 0, itemsize 40.
+TEST(JsonDefaultPolicy, StructuredDtypeFindsFieldsByName) {
+  auto x = [](const std::string& t) {
+    std::string out = "X";
+    uint32_t n = static_cast<uint32_t>(t.size());
+    out.append(reinterpret_cast<const char*>(&n), 4);  // little-endian
+    return out + t;
+  };
+  constexpr int kFields = 40;
+  std::string s = pvtest::Py(R"(\x80\x02cnumpy\ndtype\nq\x000h\x00)") +
+                  x("u1") + pvtest::Py(R"(\x89\x88\x87Rq\x010h\x00)") +
+                  x("V40") + pvtest::Py(R"(\x89\x88\x87R(K\x03)") + x("|") +
+                  "N(";
+  for (int i = kFields - 1; i >= 0; --i) s += x("f" + std::to_string(i));
+  s += "t}(";
+  for (int i = 0; i < kFields; ++i) {
+    s += x("f" + std::to_string(i)) + pvtest::Py(R"(h\x01K)") +
+         static_cast<char>(i) + pvtest::Py(R"(\x86)");
+  }
+  s += pvtest::Py(R"(uK(J\xff\xff\xff\xffK\x00tb.)");
+  std::string hex;
+  for (unsigned char c : s) {
+    static const char* kHex = "0123456789abcdef";
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  auto o = LoadHexWithDefaultPolicy(hex);
+  ASSERT_TRUE(o->ok()) << o->message();
+  std::string names, formats, offsets;
+  for (int i = kFields - 1; i >= 0; --i) {
+    const char* sep = i == kFields - 1 ? "" : ",";
+    names += sep + ("\"f" + std::to_string(i) + "\"");
+    formats += sep + std::string("\"|u1\"");
+    offsets += sep + std::to_string(i);
+  }
+  EXPECT_EQ(o->json, R"({"$dtype":{"names":[)" + names + R"(],"formats":[)" +
+                         formats + R"(],"offsets":[)" + offsets +
+                         R"(],"itemsize":40}})");
 }
 
 }  // namespace

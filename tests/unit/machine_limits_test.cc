@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
 #include "vm/emit/document.h"
+#include "vm/policy/allowlist.h"
 
 namespace picklevm {
 namespace {
@@ -94,6 +95,95 @@ TEST(LimitNodes, MessageNamesTheFlag) {
   EXPECT_EQ(out->error.code, ErrorCode::kLimit);
   EXPECT_NE(out->message().find("--max-nodes"), std::string::npos)
       << out->message();
+}
+
+// ---- max_copied_items ------------------------------------------------------------------
+//
+// Expected values checked against CPython: pickle.loads of each stream gives
+// [{1, 2, 3}, {1, 2, 3}] (two distinct sets), [b'\xe9', b'\xe9'] and two
+// distinct Bunch instances {'a': 1, 'b': 2}.
+
+// builtins.set(L) twice on one memoized L = [1, 2, 3]: 6 items copied.
+constexpr char kTwoSets[] =
+    R"(\x80\x02cbuiltins\nset\nq\x000(K\x01K\x02K\x03lq\x010()"
+    R"(h\x00h\x01\x85Rh\x00h\x01\x85Rl.)";
+
+TEST(LimitCopiedItems, SetsOfOneMemoizedListUpToTheLimit) {
+  auto o = WithLimits([](Limits* l) { l->max_copied_items = 6; });
+  EXPECT_EQ(Summary(*LoadWith(Py(kTwoSets), o)),
+            R"([{"$set":[1,2,3]},{"$set":[1,2,3]}])");
+  o = WithLimits([](Limits* l) { l->max_copied_items = 5; });
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(kTwoSets), o)), "limit@42 REDUCE");
+}
+
+TEST(LimitCopiedItems, RecordModeToo) {
+  // Record mode builds what the builders know (policy.h), so it copies too.
+  auto o = WithLimits([](Limits* l) { l->max_copied_items = 5; },
+                      Mode::kRecord);
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(kTwoSets), o)), "limit@42 REDUCE");
+}
+
+TEST(LimitCopiedItems, MessageNamesTheFlag) {
+  auto o = WithLimits([](Limits* l) { l->max_copied_items = 1; });
+  auto out = LoadWith(Py(kTwoSets), o);
+  EXPECT_EQ(out->error.code, ErrorCode::kLimit);
+  EXPECT_NE(out->message().find("--max-copied-items (1)"), std::string::npos)
+      << out->message();
+}
+
+TEST(LimitCopiedItems, ReconstructorDictStateIsCopied) {
+  // copyreg._reconstructor(Bunch, dict, S) twice, S = {'a': 1, 'b': 2}.
+  constexpr char kTwoBunches[] =
+      R"(\x80\x02ccopyreg\n_reconstructor\nq\x00csklearn.utils._bunch\n)"
+      R"(Bunch\nq\x01cbuiltins\ndict\nq\x02}q\x03(X\x01\x00\x00\x00aK\x01)"
+      R"(X\x01\x00\x00\x00bK\x02u0000(h\x00h\x01h\x02h\x03\x87R)"
+      R"(h\x00h\x01h\x02h\x03\x87Rl.)";
+  const std::string bunch =
+      R"({"$object":{"class":"sklearn.utils._bunch:Bunch","via":"new",)"
+      R"("dictitems":[["a",1],["b",2]]}})";
+  // The default allowlists (sklearn's Bunch is admitted there).
+  auto policy = BuildPolicy(false, {});
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto o = WithLimits([](Limits* l) { l->max_copied_items = 4; });
+  o.policy = policy->get();
+  EXPECT_EQ(Summary(*LoadWith(Py(kTwoBunches), o)),
+            "[" + bunch + "," + bunch + "]");
+  o.limits.max_copied_items = 3;
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(kTwoBunches), o)), "limit@120 REDUCE");
+}
+
+TEST(LimitCopiedItems, DefaultGrowsWithTheInput) {
+  EXPECT_EQ(DefaultMaxCopiedItems(0), 65536u);
+  EXPECT_EQ(DefaultMaxCopiedItems(1000), 67536u);
+  EXPECT_EQ(DefaultMaxCopiedItems(UINT64_MAX), UINT64_MAX);
+  // 40 sets of one memoized 2,000-item list: 80,000 copies, past the
+  // default for this 2,267-byte stream (70,070); one such set is within it.
+  std::string s = Py(R"(\x80\x02cbuiltins\nset\nq\x000()");
+  for (int i = 0; i < 2000; ++i) s += Py(R"(N)");
+  s += Py(R"(lq\x010()");
+  for (int i = 0; i < 40; ++i) s += Py(R"(h\x00h\x01\x85R)");
+  s += Py(R"(l.)");
+  uint64_t bound = DefaultMaxCopiedItems(s.size());
+  ASSERT_LT(bound, 80000u);
+  auto out = LoadWith(s, MachineOptions());
+  EXPECT_EQ(out->error.code, ErrorCode::kLimit) << Summary(*out);
+  // Each set holds one None: the 2,000 items are copied, and deduplicated.
+  std::string few = s;
+  few.replace(few.size() - 2 - 40 * 6, 40 * 6, Py(R"(h\x00h\x01\x85R)"));
+  EXPECT_EQ(Summary(*LoadWith(few, MachineOptions())), R"([{"$set":[null]}])");
+}
+
+// _codecs.encode(T, 'latin1') and bytearray(T, 'latin-1') of one memoized T
+// share T's Latin-1 bytes instead of copying them per call; each call still
+// makes its own node (no $id).
+TEST(LimitCopiedItems, Latin1BytesAreSharedNotCopied) {
+  constexpr char kTwoEncodes[] =
+      R"(\x80\x02c_codecs\nencode\nq\x00X\x02\x00\x00\x00\xc3\xa9q\x01)"
+      R"(X\x06\x00\x00\x00latin1q\x02000(h\x00h\x01h\x02\x86R)"
+      R"(h\x00h\x01h\x02\x86Rl.)";
+  auto o = WithLimits([](Limits* l) { l->max_copied_items = 1; });
+  EXPECT_EQ(Summary(*LoadWith(Py(kTwoEncodes), o)),
+            R"([{"$bytes":"6Q=="},{"$bytes":"6Q=="}])");
 }
 
 // ---- max_int_digits ------------------------------------------------------------------

@@ -32,10 +32,12 @@ bool AsDouble(const Node* n, double* out) {
 }
 
 BuildResult BuildFromItems(Kind kind, Graph& graph, Node* source) {
-  Node* set = graph.NewSet(kind);
-  if (set == nullptr) return Built(nullptr);
   Node* buf[2];
   absl::Span<Node* const> items = source->Items(buf);
+  // A stream may name one memoized list in any number of calls.
+  if (!graph.ChargeCopies(items.size())) return CopyLimit();
+  Node* set = graph.NewSet(kind);
+  if (set == nullptr) return Built(nullptr);
   for (size_t i = 0; i < items.size(); ++i) {
     GraphErr e = graph.SetAdd(set->a.set, items[i]);
     if (e == GraphErr::kUnhashable) {
@@ -45,6 +47,19 @@ BuildResult BuildFromItems(Kind kind, Graph& graph, Node* source) {
     if (e != GraphErr::kOk) return Built(nullptr);
   }
   return Built(set);
+}
+
+// The Latin-1 bytes of `text` for a new bytes or bytearray node.  They are
+// encoded once per str node and shared (Graph::Latin1Bytes): the graph's
+// bytes are never written to, and a stream naming one memoized str in any
+// number of calls would otherwise copy it each time (280 KB of input made
+// 1 GB).  Nothing of this is visible: each call still makes its own node.
+BuildResult FromLatin1(Kind kind, Graph& graph, const Node* text) {
+  std::string_view bytes;
+  if (text->has_surrogates() || !graph.Latin1Bytes(text, &bytes)) {
+    return Constraint("text has a code point above U+00FF");
+  }
+  return Built(graph.NewBytes(kind, bytes, false));
 }
 
 }  // namespace
@@ -58,11 +73,7 @@ BuildResult BuildBuiltin(BuilderId id, Graph& graph,
           !IsLatin1Name(args[1], false)) {
         return Constraint("expects (str, 'latin1' | 'latin-1')");
       }
-      std::string bytes;
-      if (!EncodeLatin1(args[0]->str(), &bytes)) {
-        return Constraint("text has a code point above U+00FF");
-      }
-      return Built(graph.NewBytes(Kind::kBytes, bytes, true));
+      return FromLatin1(Kind::kBytes, graph, args[0]);
     }
     case BuilderId::kBytes:
       if (!args.empty()) return Constraint("expects no arguments");
@@ -75,11 +86,7 @@ BuildResult BuildBuiltin(BuilderId id, Graph& graph,
       }
       if (args.size() == 2 && args[0]->kind == Kind::kStr &&
           IsLatin1Name(args[1], false)) {
-        std::string bytes;
-        if (!EncodeLatin1(args[0]->str(), &bytes)) {
-          return Constraint("text has a code point above U+00FF");
-        }
-        return Built(graph.NewBytes(Kind::kByteArray, bytes, true));
+        return FromLatin1(Kind::kByteArray, graph, args[0]);
       }
       return Constraint("expects (), (bytes) or (str, 'latin-1')");
     }

@@ -13,12 +13,12 @@
 namespace picklevm {
 
 struct BuildResult {
-  enum Outcome { kBuilt, kConstraint, kNodeLimit } outcome = kBuilt;
+  enum Outcome { kBuilt, kConstraint, kNodeLimit, kCopyLimit } outcome = kBuilt;
   Node* node = nullptr;
   std::string reason;  // for kConstraint: which argument rule was broken
 };
 
-// The two ways a builder ends, for the builders' own use.
+// The ways a builder ends, for the builders' own use.
 inline BuildResult Constraint(std::string reason) {
   BuildResult r;
   r.outcome = BuildResult::kConstraint;
@@ -29,6 +29,12 @@ inline BuildResult Built(Node* node) {  // nullptr: the node limit was hit
   BuildResult r;
   if (node == nullptr) r.outcome = BuildResult::kNodeLimit;
   r.node = node;
+  return r;
+}
+// Graph::ChargeCopies refused: the copy would pass --max-copied-items.
+inline BuildResult CopyLimit() {
+  BuildResult r;
+  r.outcome = BuildResult::kCopyLimit;
   return r;
 }
 

@@ -167,24 +167,26 @@ BuildResult BuildDtype(Graph& g, absl::Span<Node* const> args) {
   return Built(NewDtypeNode(g, d));
 }
 
-bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
+BuildResult::Outcome ApplyDtypeState(Graph& g, Node* node, Node* state,
+                                     std::string* why) {
+  constexpr BuildResult::Outcome kMalformed = BuildResult::kConstraint;
   DtypeInfo* d = node->a.dtype;
   if (state->kind != Kind::kTuple || state->size() < 8 || state->size() > 9 ||
       !IsInt(state->at(0))) {
     *why = "dtype state is not numpy's (version, byteorder, ...) tuple";
-    return false;
+    return kMalformed;
   }
   int64_t version = state->at(0)->a.i;
   if ((version == 3 && state->size() != 8) ||
       (version == 4 && state->size() != 9) || version < 3 || version > 4) {
     *why = StrCat("unsupported dtype state version ", version);
-    return false;
+    return kMalformed;
   }
   Node* order = state->at(1);
   if (order->kind != Kind::kStr || order->str().size() != 1 ||
       std::string_view("<>|=").find(order->str()[0]) == std::string_view::npos) {
     *why = "dtype byte order is not one of < > | =";
-    return false;
+    return kMalformed;
   }
   char bo = order->str()[0];
   if (bo == '=') bo = '<';
@@ -195,41 +197,45 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
   Node* flags = state->at(7);
   if (!IsInt(elsize) || !IsInt(state->at(6)) || !IsInt(flags)) {
     *why = "dtype state's sizes and flags must be ints";
-    return false;
+    return kMalformed;
   }
   if (elsize->a.i > 0) {
     if (d->kind != 'V' && d->kind != 'S' && d->kind != 'U') {
       *why = "dtype state sets an element size on a fixed-size type";
-      return false;
+      return kMalformed;
     }
     d->itemsize = static_cast<uint64_t>(elsize->a.i);
   }
   if (sub->kind != Kind::kNone) {
-    if (!AsTupleItems(sub, 2, why, "subarray")) return false;
+    if (!AsTupleItems(sub, 2, why, "subarray")) return kMalformed;
     Node* base = sub->at(0);
     if (base->kind != Kind::kDtype) {
       *why = "subarray base is not a dtype";
-      return false;
+      return kMalformed;
     }
     uint64_t nbytes, count;
     if (!ParseShape(sub->at(1), g, &d->sub_shape, base->a.dtype->itemsize,
                     &nbytes, &count, why)) {
-      return false;
+      return kMalformed;
     }
     d->subarray = true;
     d->sub_base = base;
     d->depth = static_cast<uint16_t>(base->a.dtype->depth + 1);
     if (nbytes != d->itemsize) {
       *why = "subarray size disagrees with the element size";
-      return false;
+      return kMalformed;
     }
   }
   if (names->kind != Kind::kNone || fields->kind != Kind::kNone) {
     if (names->kind != Kind::kTuple || fields->kind != Kind::kDict) {
       *why = "structured dtype needs a names tuple and a fields dict";
-      return false;
+      return kMalformed;
     }
     const DictBody* fd = fields->a.dict;
+    // Each dtype keeps its own copy of the fields, and one memoized names
+    // tuple may be every dtype's: bounded as copies (Graph::ChargeCopies).
+    if (!g.ChargeCopies(names->size())) return BuildResult::kCopyLimit;
+    d->fields.Reserve(g.arena(), names->size());  // < 2^32: cannot fail
     // numpy keeps this dict as dtype.fields: a later SETITEM on it would
     // change the dtype in Python, and the copy made below would not see it
     // (the machine refuses or flags such a SETITEM: kConsumed).
@@ -238,26 +244,25 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
       Node* name = names->at(i);
       if (name->kind != Kind::kStr || name->has_surrogates()) {
         *why = "field name is not a str";
-        return false;
+        return kMalformed;
       }
-      Node* spec = nullptr;
-      for (Entry e : fd->items()) {
-        if (e.key->kind == Kind::kStr && e.key->str() == name->str()) {
-          spec = e.value;
-          break;
-        }
-      }
+      // A hash probe, not a scan of the fields: a scan per name made a
+      // 60,000-field dtype take seconds.  A str name finds only a str key
+      // of the same text (their canonical ids).
+      int64_t at = -1;
+      if (g.DictFind(fd, name, &at) != GraphErr::kOk) at = -1;
+      Node* spec = at >= 0 ? fd->value(static_cast<uint32_t>(at)) : nullptr;
       if (spec == nullptr || spec->kind != Kind::kTuple || spec->size() < 2 ||
           spec->size() > 3 || spec->at(0)->kind != Kind::kDtype ||
           !IsInt(spec->at(1)) || spec->at(1)->a.i < 0) {
         *why = StrCat("field '", name->str(), "' has no (dtype, offset) entry");
-        return false;
+        return kMalformed;
       }
       uint64_t offset = static_cast<uint64_t>(spec->at(1)->a.i);
       uint64_t size = spec->at(0)->a.dtype->itemsize;
       if (offset > d->itemsize || size > d->itemsize - offset) {
         *why = StrCat("field '", name->str(), "' lies outside the item");
-        return false;
+        return kMalformed;
       }
       Node* title = spec->size() == 3 && spec->at(2)->kind != Kind::kNone
                         ? spec->at(2)
@@ -266,7 +271,7 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
           (title->kind != Kind::kStr || title->has_surrogates())) {
         // Written as a JSON string: only a str title is accepted.
         *why = StrCat("field '", name->str(), "' has a title that is not a str");
-        return false;
+        return kMalformed;
       }
       d->fields.push_back(g.arena(),
                           DtypeField{name->str(), title, spec->at(0), offset});
@@ -286,7 +291,7 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
           dt->at(0)->kind != Kind::kBytes || !IsInt(dt->at(1)) ||
           dt->at(1)->a.i <= 0) {
         *why = "bad datetime unit in dtype state";
-        return false;
+        return kMalformed;
       }
       static const char* kUnits[] = {"Y", "M", "W", "D", "h", "m", "s", "ms",
                                      "us", "ns", "ps", "fs", "as", "generic"};
@@ -295,7 +300,7 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
       for (const char* u : kUnits) known |= unit == u;
       if (!known) {
         *why = StrCat("unknown datetime unit '", unit, "'");
-        return false;
+        return kMalformed;
       }
       d->unit = unit == "generic" ? std::string_view() : unit;
       d->unit_count = static_cast<uint64_t>(dt->at(1)->a.i);
@@ -303,11 +308,11 @@ bool ApplyDtypeState(Graph& g, Node* node, Node* state, std::string* why) {
   }
   if (d->depth > kMaxDtypeDepth) {
     *why = StrCat("dtype nests deeper than ", kMaxDtypeDepth, " levels");
-    return false;
+    return kMalformed;
   }
   d->byteorder = DtypeOrderFree(*d) ? '|' : bo;
   d->built = true;
-  return true;
+  return BuildResult::kBuilt;
 }
 
 BuildResult BuildNdarrayReconstruct(Graph& g, absl::Span<Node* const> args) {

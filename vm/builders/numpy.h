@@ -33,10 +33,12 @@ bool ArrayByteSize(Graph& graph, const Node* shape_tuple, const Node* dtype,
                    ArenaVec<uint64_t>* shape, uint64_t* nbytes,
                    std::string* why);
 
-// BUILD on a dtype or an array made by the builders above.  Returns false
-// with *why when the state is not what numpy writes (malformed input).
-bool ApplyDtypeState(Graph& graph, Node* dtype, Node* state,
-                     std::string* why);
+// BUILD on a dtype or an array made by the builders above.  ApplyDtypeState
+// returns kBuilt, kConstraint with *why when the state is not what numpy
+// writes (malformed input), or kCopyLimit (its fields would pass
+// --max-copied-items); ApplyNdarrayState false with *why when malformed.
+BuildResult::Outcome ApplyDtypeState(Graph& graph, Node* dtype, Node* state,
+                                     std::string* why);
 bool ApplyNdarrayState(Graph& graph, Node* array, Node* state,
                        std::string* why);
 

@@ -631,4 +631,22 @@ GraphErr Graph::SetAdd(SetBody* set, Node* item) {
   return GraphErr::kOk;
 }
 
+GraphErr Graph::DictFind(const DictBody* dict, Node* key, int64_t* pos) {
+  uint32_t id;
+  Node* culprit;
+  GraphErr e = Canon(key, &id, &culprit);
+  if (e != GraphErr::kOk) return e;
+  // A shared key sequence has no index (it is at most kShapeLimit long).
+  *pos = Find(dict->index, id, dict->size(),
+              [dict](uint32_t i) { return dict->keys[i]; });
+  return GraphErr::kOk;
+}
+
+int64_t Graph::FindStrKey(const DictBody* dict, std::string_view text) {
+  auto it = canon_table_.find(CanonKey{text, 's'});
+  if (it == canon_table_.end()) return -1;
+  return Find(dict->index, it->second, dict->size(),
+              [dict](uint32_t i) { return dict->keys[i]; });
+}
+
 }  // namespace picklevm

@@ -30,7 +30,9 @@
 
 namespace picklevm {
 
-enum class GraphErr : uint8_t { kOk, kUnhashable, kNodeLimit, kTooLarge };
+enum class GraphErr : uint8_t {
+  kOk, kUnhashable, kNodeLimit, kTooLarge, kCopyLimit
+};
 
 class Graph {
  public:
@@ -43,6 +45,25 @@ class Graph {
   uint64_t max_nodes() const { return max_nodes_; }
   void LimitNodes(uint64_t n) {
     if (n < max_nodes_) max_nodes_ = n;
+  }
+  // Items the builders copy out of a container the stream built earlier:
+  // set(list), frozenset(list), copyreg._reconstructor's list or dict
+  // state, a numpy dtype's fields.  Naming one memoized container in call
+  // after call is the one way a stream makes the graph's memory (and the
+  // time to build it) grow faster than its own length: a 289 KB stream of
+  // 3,000 set(L) calls on one 50,000-item L took 6 GB.  Every other item
+  // a container holds was pushed by an opcode of its own.  Bounded by
+  // --max-copied-items (its default derives from the input's size).
+  uint64_t max_copied_items() const { return max_copied_; }
+  void LimitCopiedItems(uint64_t n) {
+    if (n < max_copied_) max_copied_ = n;
+  }
+  // Counts `n` more copied items; false (and nothing counted) past the
+  // bound.  Call before copying.
+  [[nodiscard]] bool ChargeCopies(uint64_t n) {
+    if (n > max_copied_ - copied_) return false;
+    copied_ += n;
+    return true;
   }
 
   // Singletons (never counted against the node limit).
@@ -191,6 +212,15 @@ class Graph {
   // reallocate them (their capacity is their size).
   GraphErr RecordArgs(Record* rec, absl::Span<Node* const> args);
 
+  // The position of the entry whose key equals `key` (canonical ids, as
+  // DictSet compares), or -1: a hash probe past the linear-search limit,
+  // so a lookup per field of a big numpy dtype stays linear in all.
+  // kUnhashable if `key` is.
+  GraphErr DictFind(const DictBody* dict, Node* key, int64_t* pos);
+  // The same for a str key given as text (a BUILD state's "__setstate__"),
+  // without interning the text: no key has a text that was never interned.
+  int64_t FindStrKey(const DictBody* dict, std::string_view text);
+
   // Canonical id of a hashable node; kUnhashable (with *culprit set to the
   // unhashable node) for list, dict, set, bytearray, slice.
   GraphErr Canon(Node* node, uint32_t* id, Node** culprit);
@@ -308,6 +338,9 @@ class Graph {
   std::vector<Node*> arrays_;
   absl::flat_hash_map<const Node*, std::string_view> latin1_;
   std::vector<uint32_t> id_scratch_;
+  // Items copied so far, and the bound (ChargeCopies).
+  uint64_t copied_ = 0;
+  uint64_t max_copied_ = UINT64_MAX;
 };
 
 }  // namespace picklevm

@@ -73,6 +73,12 @@ enum NodeFlags : uint8_t {
   // kGlobal: strict mode's policy does not admit it as a value (in a value
   // position it fails the load); set by the machine when it makes the node.
   kGlobalUnreferenceable = 32,
+  // kDict (or a dict-subclass instance) consumed as a BUILD state whose
+  // keys the machine found free of dunder names: a later BUILD of the same
+  // memoized state need not look again (a look per BUILD made a 1.8 MB
+  // stream of 70,000 BUILDs of one 70,000-key state take 7 s).  Cleared
+  // by a SETITEM that record mode lets through on a consumed dict.
+  kKeysChecked = 64,
 };
 
 // The first payload word: every node has it.

@@ -4,14 +4,42 @@
 #ifndef PICKLEVM_VM_GRAPH_WALK_H_
 #define PICKLEVM_VM_GRAPH_WALK_H_
 
+#include <cstdint>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
 #include "vm/graph/node.h"
 
 namespace picklevm {
 
+// Runs of children that nodes share without copying them: the arguments of
+// calls that view one memoized args tuple (Machine::LastingArgs), the
+// keywords of calls that take one kwargs dict, the elements of object
+// arrays built from one list.  A walk that only asks what is reachable
+// (the machine's reference walks) passes one to ForEachChild and visits
+// each such run once, not once per node that shares it: 20,000 calls of
+// one 100,000-item tuple would be 2e9 visits.  A short run is cheaper to
+// visit again than to look up.
+class SharedRuns {
+ public:
+  bool First(const void* data, uint64_t size) {
+    if (size < kShort) return true;
+    return seen_.insert({data, size}).second;
+  }
+
+ private:
+  static constexpr uint64_t kShort = 16;
+  absl::flat_hash_set<std::pair<const void*, uint64_t>> seen_;
+};
+
 // Calls fn(Node*) for each child of `n` in a value position, in the order a
-// document writes them.
+// document writes them; with `runs`, a shared run of children only the
+// first time (see SharedRuns).
 template <typename Fn>
-void ForEachChild(const Node* n, Fn&& fn) {
+void ForEachChild(const Node* n, Fn&& fn, SharedRuns* runs = nullptr) {
+  auto first = [runs](const void* data, uint64_t size) {
+    return runs == nullptr || runs->First(data, size);
+  };
   switch (n->kind) {
     case Kind::kList:
     case Kind::kTuple:
@@ -34,8 +62,10 @@ void ForEachChild(const Node* n, Fn&& fn) {
       if (n->kind == Kind::kCall && r->callable->kind != Kind::kGlobal) {
         fn(r->callable);  // record mode: calling a value
       }
-      for (Node* arg : r->args) fn(arg);
-      if (r->kwargs != nullptr) {
+      if (first(r->args.data, r->args.size)) {
+        for (Node* arg : r->args) fn(arg);
+      }
+      if (r->kwargs != nullptr && first(r->kwargs, r->kwargs_size)) {
         for (uint32_t i = 0; i < r->kwargs_size; ++i) {
           fn(r->kwargs->a.dict->value(i));
         }
@@ -52,8 +82,10 @@ void ForEachChild(const Node* n, Fn&& fn) {
       fn(n->a.target);
       break;
     case Kind::kNDArray:  // object arrays: their elements are values
-      for (uint64_t i = 0; i < n->a.array->item_count; ++i) {
-        fn(n->a.array->items[i]);
+      if (first(n->a.array->items, n->a.array->item_count)) {
+        for (uint64_t i = 0; i < n->a.array->item_count; ++i) {
+          fn(n->a.array->items[i]);
+        }
       }
       break;
     default:

@@ -162,6 +162,11 @@ class Machine {
                StrCat("graph exceeds --max-nodes (", g_.max_nodes(),
                             ")"));
   }
+  ABSL_ATTRIBUTE_NOINLINE absl::Status CopyLimit() const {
+    return Err(ErrorCode::kLimit,
+               StrCat("items copied between containers exceed "
+                      "--max-copied-items (", g_.max_copied_items(), ")"));
+  }
   // Inline for the common kOk (every call's RecordArgs, every SETITEMS).
   ABSL_ATTRIBUTE_ALWAYS_INLINE absl::Status FromGraphErr(GraphErr e,
                                                          Node* key) const {
@@ -184,6 +189,7 @@ class Machine {
                                 culprit ? KindName(culprit->kind) : "?",
                                 "'"));
       case GraphErr::kNodeLimit: return NodeLimit();
+      case GraphErr::kCopyLimit: return CopyLimit();
       case GraphErr::kTooLarge:
         return Err(ErrorCode::kLimit, "container exceeds 2^32-1 items");
     }
@@ -551,21 +557,15 @@ class Machine {
       }
     }
   }
-  // Calls fn(entry) for each str-keyed entry of a BUILD state.
-  template <typename Fn>
-  static void ForEachStateEntry(const Node* state, Fn&& fn) {
-    ForEachStateBody(const_cast<Node*>(state),
-                     [&](Node*, const DictBody* body) {
-      for (Entry e : body->items()) {
-        if (e.key->kind == Kind::kStr) fn(e);
-      }
-    });
-  }
-  // The value a BUILD state gives the attribute `key`, or nullptr.
-  static Node* StateAttr(const Node* state, std::string_view key) {
+  // The value a BUILD state gives the attribute `key`, or nullptr.  A
+  // probe, not a scan: a stream may apply one big memoized state in any
+  // number of BUILDs.
+  Node* StateAttr(Node* state, std::string_view key) {
     Node* found = nullptr;
-    ForEachStateEntry(state, [&](const Entry& e) {
-      if (found == nullptr && e.key->str() == key) found = e.value;
+    ForEachStateBody(state, [&](Node*, const DictBody* body) {
+      if (found != nullptr) return;
+      int64_t at = g_.FindStrKey(body, key);
+      if (at >= 0) found = body->value(static_cast<uint32_t>(at));
     });
     return found;
   }
@@ -597,7 +597,10 @@ class Machine {
   absl::Status DoExt(int64_t code);
   absl::Status Step(const OpcodeInfo& info, const Operand& arg, bool* stop);
   absl::Status CheckReferences();
-  absl::Status FastRun();
+  // Not inlined into Loop, where GCC puts it once Loop's other callees
+  // shrink: rf.joblib's decode then took 124 us against 114 (A/B, two
+  // copies of each binary).
+  ABSL_ATTRIBUTE_NOINLINE absl::Status FastRun();
   // The opcode at `offset` is the one errors name (FastRun's own
   // bookkeeping for the opcodes it hands to Step's code).
   void AtOpcode(uint64_t offset, uint8_t op) {
@@ -835,7 +838,11 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
           (state->kind == Kind::kList || state->kind == Kind::kTuple)) {
         PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
                                         Via::kNew, op_offset_, out));
+        // CPython copies the state into each instance; so does the graph,
+        // within the bound on copies (see Graph::ChargeCopies).
+        if (!g_.ChargeCopies(state->size())) return CopyLimit();
         Record* r = (*out)->a.rec;
+        r->items.Reserve(g_.arena(), state->size());  // < 2^32: cannot fail
         for (uint32_t i = 0; i < state->size(); ++i) {
           if (!r->items.push_back(g_.arena(), state->at(i))) {
             return FromGraphErr(GraphErr::kTooLarge, nullptr);
@@ -846,7 +853,9 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       if (base == "builtins:dict" && state->kind == Kind::kDict) {
         PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
                                         Via::kNew, op_offset_, out));
+        if (!g_.ChargeCopies(state->a.dict->size())) return CopyLimit();
         Record* r = (*out)->a.rec;
+        g_.DictReserve(&r->dictitems, state->a.dict->size());  // likewise
         for (Entry e : state->a.dict->items()) {
           PVM_RETURN_IF_ERROR(
               FromGraphErr(g_.DictSet(&r->dictitems, e.key, e.value), e.key));
@@ -972,6 +981,7 @@ absl::Status Machine::Call(Node* callable, absl::Span<Node* const> args,
       r = BuildBuiltin(builder, g_, args);
   }
   if (r.outcome == BuildResult::kNodeLimit) return NodeLimit();
+  if (r.outcome == BuildResult::kCopyLimit) return CopyLimit();
   if (r.outcome == BuildResult::kConstraint) {
     if (strict_) {
       return Err(ErrorCode::kRefused,
@@ -1041,7 +1051,7 @@ absl::Status Machine::SetItemOnConsumed(Node* target) {
   }
   // Once per dict: a warning per SETITEM would let a stream grow the
   // warnings without bound.
-  target->flags &= static_cast<uint8_t>(~kConsumed);
+  target->flags &= static_cast<uint8_t>(~(kConsumed | kKeysChecked));
   out_.warnings.push_back(StrCat(
       "offset ", op_offset_, ": SETITEM on a dict that a BUILD or a call "
       "already took; the graph shows the dict as changed, what was built "
@@ -1244,10 +1254,15 @@ absl::Status Machine::DoBuild() {
                    StrCat("a second BUILD on a ", KindName(inst->kind)));
       }
       std::string why;
-      bool ok = inst->kind == Kind::kDtype
-                    ? ApplyDtypeState(g_, inst, state, &why)
-                    : ApplyNdarrayState(g_, inst, state, &why);
-      if (!ok) return Err(ErrorCode::kValue, why);
+      if (inst->kind == Kind::kDtype) {
+        BuildResult::Outcome r = ApplyDtypeState(g_, inst, state, &why);
+        if (r == BuildResult::kCopyLimit) return CopyLimit();
+        if (r != BuildResult::kBuilt) return Err(ErrorCode::kValue, why);
+        return absl::OkStatus();
+      }
+      if (!ApplyNdarrayState(g_, inst, state, &why)) {
+        return Err(ErrorCode::kValue, why);
+      }
       return absl::OkStatus();
     }
     case Kind::kGlobal:
@@ -1294,18 +1309,24 @@ absl::Status Machine::DoBuild() {
 // Python itself would call.  No pickler writes such a state.
 absl::Status Machine::CheckStateKeys(const Node* state) const {
   const Node* dunder = nullptr;
-  ForEachStateBody(const_cast<Node*>(state), [&](Node*, const DictBody* body) {
-    // Keys shared through a shape were looked at when it was made.
+  ForEachStateBody(const_cast<Node*>(state), [&](Node* holder,
+                                                 const DictBody* body) {
+    // Keys shared through a shape were looked at when it was made; a state
+    // an earlier BUILD took was looked at then (kKeysChecked).
     if (dunder != nullptr ||
-        (body->shape != nullptr && !body->shape->dunder_key)) {
+        (body->shape != nullptr && !body->shape->dunder_key) ||
+        (holder->flags & kKeysChecked)) {
       return;
     }
     for (Entry e : body->items()) {
       if (e.key->kind == Kind::kStr && IsDunder(e.key->str())) {
         dunder = e.key;
-        break;
+        return;
       }
     }
+    // The BUILD consumes it next (kConsumed): its keys stay as they are
+    // unless record mode lets a SETITEM through (SetItemOnConsumed).
+    holder->flags |= kKeysChecked;
   });
   if (dunder == nullptr) return absl::OkStatus();
   return Err(ErrorCode::kRefused,
@@ -2426,6 +2447,7 @@ absl::Status Machine::Loop() {
 void Machine::RecordGlobals(bool finished) {
   if (globals_.empty()) return;
   std::vector<Node*> todo, seen;
+  SharedRuns runs;
   if (finished && out_.root != nullptr) todo.push_back(out_.root);
   while (!todo.empty()) {
     Node* n = todo.back();
@@ -2438,7 +2460,7 @@ void Machine::RecordGlobals(bool finished) {
       if ((c->kind == Kind::kGlobal || MayHaveChildren(c)) && !c->marked()) {
         todo.push_back(c);
       }
-    });
+    }, &runs);
   }
   for (Node* g : globals_) {
     // A callable or class is reported by its call; it is a reference too
@@ -2474,6 +2496,7 @@ absl::Status Machine::CheckReferences() {
   }
   std::vector<Node*> todo{out_.root};
   std::vector<Node*> seen;
+  SharedRuns runs;
   absl::Status status;
   while (!todo.empty() && status.ok()) {
     Node* n = todo.back();
@@ -2495,7 +2518,7 @@ absl::Status Machine::CheckReferences() {
       if ((c->kind == Kind::kGlobal || MayHaveChildren(c)) && !c->marked()) {
         todo.push_back(c);
       }
-    });
+    }, &runs);
   }
   for (Node* n : seen) n->Unmark();
   return status;
@@ -2506,8 +2529,12 @@ absl::Status Machine::CheckReferences() {
 absl::Status RunPickle(std::string_view input, uint64_t start,
                        const MachineOptions& options, Graph* graph,
                        RunResult* result) {
-  // The smaller of the graph's own bound and the options' governs.
+  // The smaller of the graph's own bound and the options' governs.  (A
+  // nested pickle runs on the same input, so it derives the same bound.)
   graph->LimitNodes(options.limits.max_nodes);
+  graph->LimitCopiedItems(options.limits.max_copied_items != 0
+                              ? options.limits.max_copied_items
+                              : DefaultMaxCopiedItems(input.size()));
   // The graph's memory is bounded by a small multiple of the input (the
   // README's bound), but the system may still refuse it (ulimit -v, a
   // container's limit).  That fails this load like a limit does, not the

@@ -39,7 +39,22 @@ struct Limits {
   uint64_t max_nodes = 1000000000;                 // graph nodes
   uint64_t max_int_digits = 4300;                  // CPython's default
   uint64_t max_decompressed_bytes = 0;             // 0: derived (joblib)
+  // Items builders copy out of containers the stream built before (see
+  // Graph::ChargeCopies); 0: derived, DefaultMaxCopiedItems.
+  uint64_t max_copied_items = 0;
 };
+
+// The default --max-copied-items for an input of this size: 2 items per
+// input byte, and 65,536 more.  A pickler never names one container in two
+// copying calls (each set or _reconstructor state it writes is a fresh
+// list, tuple or dict of its own, whose every item an opcode of at least
+// one byte pushed), so an ordinary stream copies at most one item per
+// byte; the bound keeps a hostile one within a few dozen bytes of graph
+// per input byte.
+constexpr uint64_t DefaultMaxCopiedItems(uint64_t input_bytes) {
+  return input_bytes > (UINT64_MAX - 65536) / 2 ? UINT64_MAX
+                                                : 2 * input_bytes + 65536;
+}
 
 enum class Mode : uint8_t {
   kStrict,  // refuse what the policy does not admit; enforce Strictness
