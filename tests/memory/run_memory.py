@@ -453,6 +453,15 @@ def gen_dtype_fields_of_one_state(fields, calls):
     return out + EMPTY_LIST + one * calls + STOP
 
 
+def gen_appends_to_one_bytearray(length, calls):
+    """APPEND of 1 to one memoized bytearray of `length` bytes, `calls`
+    times (record mode extends it, as bytearray.extend would; each APPEND
+    copied the bytes: 2 GB for 280 KB)."""
+    return (proto(5) + BYTEARRAY8 + struct.pack("<Q", length) +
+            b"a" * length + binput(0) + POP + EMPTY_LIST +
+            (binget(0) + BININT1 + b"\x01" + APPEND + POP) * calls + STOP)
+
+
 def gen_encode_of_one_str(length, calls):
     """_codecs.encode(T, 'latin1') `calls` times, T one memoized str of
     `length` chars: the bytes are encoded once per str and shared (1 GB
@@ -790,6 +799,10 @@ def cases():
     c.append(Case("200k-field dtype, one BUILD",
                   lambda: gen_dtype_fields_of_one_state(200000, 1),
                   check=expect_json_root(dtype_fields_check(200000), 2),
+                  wall=2.0))
+    c.append(Case("100k-byte bytearray in 20,000 APPENDs, scan",
+                  lambda: gen_appends_to_one_bytearray(100000, 20000),
+                  command=["scan", "--format", "jsonl"], status=2,
                   wall=2.0))
     c.append(Case("100k-char str in 2,000 _codecs.encode calls",
                   lambda: gen_encode_of_one_str(100000, 2000), wall=2.0))

@@ -173,6 +173,19 @@ TEST(LimitCopiedItems, DefaultGrowsWithTheInput) {
   EXPECT_EQ(Summary(*LoadWith(few, MachineOptions())), R"([{"$set":[null]}])");
 }
 
+TEST(LimitCopiedItems, RecordModeBytearrayAppendCopiesItsBytes) {
+  // bytearray(b'ab'), APPEND 1, APPEND 2: CPython's bytearray.append gives
+  // bytearray(b'ab\x01\x02'); record mode copies 2, then 3 bytes.
+  constexpr char kAppends[] =
+      R"(\x80\x05\x96\x02\x00\x00\x00\x00\x00\x00\x00abK\x01aK\x02a.)";
+  auto o = WithLimits([](Limits* l) { l->max_copied_items = 5; },
+                      Mode::kRecord);
+  EXPECT_EQ(Summary(*LoadWith(Py(kAppends), o)),
+            R"({"$bytearray":"YWIBAg=="})");
+  o.limits.max_copied_items = 4;
+  EXPECT_EQ(ErrorAt(*LoadWith(Py(kAppends), o)), "limit@18 APPEND");
+}
+
 // _codecs.encode(T, 'latin1') and bytearray(T, 'latin-1') of one memoized T
 // share T's Latin-1 bytes instead of copying them per call; each call still
 // makes its own node (no $id).

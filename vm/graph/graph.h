@@ -48,7 +48,8 @@ class Graph {
   }
   // Items the builders copy out of a container the stream built earlier:
   // set(list), frozenset(list), copyreg._reconstructor's list or dict
-  // state, a numpy dtype's fields.  Naming one memoized container in call
+  // state, a numpy dtype's fields (and the bytes of a bytearray that record
+  // mode's APPEND extends).  Naming one memoized container in call
   // after call is the one way a stream makes the graph's memory (and the
   // time to build it) grow faster than its own length: a 289 KB stream of
   // 3,000 set(L) calls on one 50,000-item L took 6 GB.  Every other item

@@ -1020,6 +1020,11 @@ absl::Status Machine::DoAppends(size_t x) {
     case Kind::kByteArray:
       if (!strict_ && !items.empty()) {
         // CPython calls bytearray.extend(items): ints 0..255 append bytes.
+        // The graph's bytes are not growable in place: the bytearray is
+        // copied, which a stream can make it do at every APPEND of one
+        // memoized bytearray (20,000 on 100 KB: 2 GB), so the copy counts
+        // against --max-copied-items.
+        if (!g_.ChargeCopies(target->b().n)) return CopyLimit();
         std::string bytes(target->str());
         for (Node* item : items) {
           if ((item->kind != Kind::kInt && item->kind != Kind::kBool) ||
