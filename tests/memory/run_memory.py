@@ -453,6 +453,51 @@ def gen_dtype_fields_of_one_state(fields, calls):
     return out + EMPTY_LIST + one * calls + STOP
 
 
+def gen_dtype_dag(levels):
+    """`levels` structured dtypes, each with two fields of the previous
+    level's dtype: written out in full (the graph's form of a dtype), the
+    last is 2^levels dtypes (1.1 GB from a 1.6 KB stream at 24 levels)."""
+    dtype = (b"cnumpy\ndtype\n" + binput(1000) + POP)
+    out = proto(2) + dtype + binget(1000) + binunicode("f8") + b"\x89\x88\x87R"
+    out += binput(0) + POP
+    for lvl in range(1, levels + 1):
+        state = (MARK + BININT1 + b"\x03" + binunicode("|") + NONE + MARK +
+                 binunicode("a") + binunicode("b") + b"t" + EMPTY_DICT +
+                 MARK + binunicode("a") + binget(lvl - 1) + BININT1 +
+                 b"\0" + TUPLE2 + binunicode("b") + binget(lvl - 1) +
+                 BININT1 + b"\0" + TUPLE2 + SETITEMS + BININT1 + b"\x08" +
+                 BININT1 + b"\x01" + BININT1 + b"\0" + b"t")
+        out += (binget(1000) + binunicode("V8") + b"\x89\x88\x87R" + state +
+                b"b" + binput(lvl) + (POP if lvl < levels else b""))
+    return out + STOP
+
+
+def gen_stack_globals_of_one_name(length, uses):
+    """STACK_GLOBAL `uses` times of one memoized `length`-char module name:
+    each global keeps its name and each finding its text (465 MB for
+    130 KB in scan before)."""
+    return (proto(4) + binunicode("m" * length) + binput(0) +
+            binunicode("n") + binput(1) +
+            (binget(0) + binget(1) + b"\x93" + POP) * uses + NONE + STOP)
+
+
+def gen_persids_of_one_str(length, uses):
+    """BINPERSID `uses` times of one memoized `length`-char str: each
+    finding kept the id's text (1.4 GB for 100 KB in scan before)."""
+    return (proto(4) + binunicode("p" * length) + binput(0) + POP +
+            (binget(0) + b"Q" + POP) * uses + NONE + STOP)
+
+
+def gen_newobj_ex_of_one_list(items, calls):
+    """copyreg.__newobj_ex__(os.X, L, {}) `calls` times through one
+    memoized args tuple whose L is a list of `items` Nones: a list's items
+    were copied (twice) per call (1.6 GB for 70 KB in scan before)."""
+    return (proto(4) + b"ccopyreg\n__newobj_ex__\n" + binput(0) + POP +
+            MARK + b"cos\nX\n" + EMPTY_LIST + MARK + NONE * items +
+            b"e" + EMPTY_DICT + b"t" + binput(1) + POP +
+            (binget(0) + binget(1) + b"R" + POP) * calls + NONE + STOP)
+
+
 def gen_appends_to_one_bytearray(length, calls):
     """APPEND of 1 to one memoized bytearray of `length` bytes, `calls`
     times (record mode extends it, as bytearray.extend would; each APPEND
@@ -799,6 +844,29 @@ def cases():
     c.append(Case("200k-field dtype, one BUILD",
                   lambda: gen_dtype_fields_of_one_state(200000, 1),
                   check=expect_json_root(dtype_fields_check(200000), 2),
+                  wall=2.0))
+    c.append(Case("dtype DAG of 24 levels (2^24 dtypes written)",
+                  lambda: gen_dtype_dag(24), status=2,
+                  stderr=r"--max-copied-items", wall=2.0))
+    c.append(Case("dtype DAG of 24 levels, scan",
+                  lambda: gen_dtype_dag(24),
+                  command=["scan", "--format", "jsonl"], status=2,
+                  wall=2.0))
+    c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",
+                  lambda: gen_stack_globals_of_one_name(65536, 26000),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+    c.append(Case("64k-char str in 20,000 BINPERSIDs, scan",
+                  lambda: gen_persids_of_one_str(65536, 20000),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+    c.append(Case("64k-char str in 20,000 BINPERSIDs, trace",
+                  lambda: gen_persids_of_one_str(65536, 20000),
+                  command=["trace", "--format", "python"], status=1,
+                  wall=2.0))
+    c.append(Case("20k-item list in 20,000 copyreg.__newobj_ex__, scan",
+                  lambda: gen_newobj_ex_of_one_list(20000, 20000),
+                  command=["scan", "--format", "jsonl"], status=1,
                   wall=2.0))
     c.append(Case("100k-byte bytearray in 20,000 APPENDs, scan",
                   lambda: gen_appends_to_one_bytearray(100000, 20000),

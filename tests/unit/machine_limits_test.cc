@@ -186,6 +186,28 @@ TEST(LimitCopiedItems, RecordModeBytearrayAppendCopiesItsBytes) {
   EXPECT_EQ(ErrorAt(*LoadWith(Py(kAppends), o)), "limit@18 APPEND");
 }
 
+TEST(FindingText, LongNamesAreCutAtACharacterBoundary) {
+  // Record mode: STACK_GLOBAL of a module named 'é' * 200 (400 bytes) and
+  // 'n', twice.  Each finding keeps at most 256 bytes of the name (a
+  // stream could name one long memoized str in every use), cut between
+  // characters, with an ellipsis.
+  std::string module;
+  for (int i = 0; i < 200; ++i) module += "\xc3\xa9";
+  std::string s = Py(R"(\x80\x04X)");
+  uint32_t n = static_cast<uint32_t>(module.size());
+  s.append(reinterpret_cast<const char*>(&n), 4);
+  s += module + Py(R"(\x94\x8c\x01n\x94\x93h\x00h\x01\x93\x86.)");
+  auto o = pvtest::Load(s, Mode::kRecord);
+  ASSERT_TRUE(o->ok()) << o->message();
+  const std::string want = module.substr(0, 256) + "\xe2\x80\xa6";
+  int seen = 0;
+  for (const Finding& f : o->result.findings) {
+    EXPECT_EQ(f.global, want);
+    ++seen;
+  }
+  EXPECT_GE(seen, 2);
+}
+
 // _codecs.encode(T, 'latin1') and bytearray(T, 'latin-1') of one memoized T
 // share T's Latin-1 bytes instead of copying them per call; each call still
 // makes its own node (no $id).

@@ -14,6 +14,10 @@ namespace {
 // The most dimensions an array's shape may have (see ParseShape).
 constexpr uint32_t kMaxDims = 64;
 
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 bool IsInt(const Node* n) { return n->kind == Kind::kInt || n->kind == Kind::kBool; }
 
 // A tuple of non-negative ints into a shape; the element product times
@@ -189,6 +193,7 @@ BuildResult::Outcome ApplyDtypeState(Graph& g, Node* node, Node* state,
     return kMalformed;
   }
   char bo = order->str()[0];
+  uint64_t charged = 0;  // copies counted so far (the fields)
   if (bo == '=') bo = '<';
   Node* sub = state->at(2);
   Node* names = state->at(3);
@@ -221,6 +226,7 @@ BuildResult::Outcome ApplyDtypeState(Graph& g, Node* node, Node* state,
     d->subarray = true;
     d->sub_base = base;
     d->depth = static_cast<uint16_t>(base->a.dtype->depth + 1);
+    d->expanded = SaturatingAdd(d->expanded, base->a.dtype->expanded);
     if (nbytes != d->itemsize) {
       *why = "subarray size disagrees with the element size";
       return kMalformed;
@@ -235,6 +241,7 @@ BuildResult::Outcome ApplyDtypeState(Graph& g, Node* node, Node* state,
     // Each dtype keeps its own copy of the fields, and one memoized names
     // tuple may be every dtype's: bounded as copies (Graph::ChargeCopies).
     if (!g.ChargeCopies(names->size())) return BuildResult::kCopyLimit;
+    charged = names->size();
     d->fields.Reserve(g.arena(), names->size());  // < 2^32: cannot fail
     // numpy keeps this dict as dtype.fields: a later SETITEM on it would
     // change the dtype in Python, and the copy made below would not see it
@@ -277,6 +284,7 @@ BuildResult::Outcome ApplyDtypeState(Graph& g, Node* node, Node* state,
                           DtypeField{name->str(), title, spec->at(0), offset});
       d->depth = std::max<uint16_t>(
           d->depth, static_cast<uint16_t>(spec->at(0)->a.dtype->depth + 1));
+      d->expanded = SaturatingAdd(d->expanded, spec->at(0)->a.dtype->expanded);
     }
     d->structured = true;
     d->aligned = (static_cast<uint64_t>(flags->a.i) & 0x80) != 0;
@@ -309,6 +317,13 @@ BuildResult::Outcome ApplyDtypeState(Graph& g, Node* node, Node* state,
   if (d->depth > kMaxDtypeDepth) {
     *why = StrCat("dtype nests deeper than ", kMaxDtypeDepth, " levels");
     return kMalformed;
+  }
+  // The nested dtypes the graph writes out in full (and hashes, as a dict
+  // key) are copies too: a dtype whose two fields both name the previous
+  // level's, 24 levels deep, is a 1.6 KB stream and 16 million dtypes
+  // written (1.1 GB).  One per field was counted with the names.
+  if (!g.ChargeCopies(d->expanded - 1 - charged)) {
+    return BuildResult::kCopyLimit;
   }
   d->byteorder = DtypeOrderFree(*d) ? '|' : bo;
   d->built = true;

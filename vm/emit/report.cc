@@ -44,6 +44,21 @@ std::string FindingLabel(const Finding& f) {
 // exponentially shared graphs can blow up the output.
 constexpr size_t kMaxStatement = 4096;
 
+// What of a long text is worth rendering: the statement is cut at
+// kMaxStatement anyway, and rendering all of a memoized 100 KB str for each
+// of the calls that name it made trace's time quadratic.  A prefix of more
+// than kMaxStatement bytes renders to more than kMaxStatement characters,
+// so the cut still shows; a str is cut at a character boundary.
+std::string_view Prefix(std::string_view text, bool utf8) {
+  if (text.size() <= kMaxStatement + 1) return text;
+  size_t cut = kMaxStatement + 1;
+  while (utf8 && cut > 0 &&
+         (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return text.substr(0, cut);
+}
+
 class PyRenderer {
  public:
   // Names for call results (variables) and globals (imported names).
@@ -116,10 +131,11 @@ class PyRenderer {
         StrAppend(out, "complex(", FloatRepr(n->a.f), ", ", FloatRepr(n->b().f),
                   ")");
         return true;
-      case Kind::kStr: *out += PyReprStr(n->str()); return true;
-      case Kind::kBytes: *out += PyReprBytes(n->str()); return true;
+      case Kind::kStr: *out += PyReprStr(Prefix(n->str(), true)); return true;
+      case Kind::kBytes: *out += PyReprBytes(Prefix(n->str(), false)); return true;
       case Kind::kByteArray:
-        StrAppend(out, "bytearray(", PyReprBytes(n->str()), ")");
+        StrAppend(out, "bytearray(", PyReprBytes(Prefix(n->str(), false)),
+                  ")");
         return true;
       case Kind::kGlobal: *out += GlobalName(n->a.global); return true;
       case Kind::kExt: StrAppend(out, "copyreg._extension(", n->a.i, ")"); return true;

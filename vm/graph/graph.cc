@@ -150,13 +150,20 @@ Node* Graph::NewExt(int64_t code) {
 }
 
 bool Graph::Latin1Bytes(const Node* str, std::string_view* out) {
+  // A str that is not Latin-1 is remembered too (a null view): the scan
+  // that found it could be repeated for every call naming it.
   if (auto it = latin1_.find(str); it != latin1_.end()) {
     *out = it->second;
-    return true;
+    return it->second.data() != nullptr;
   }
   std::string bytes;
-  if (!EncodeLatin1(str->str(), &bytes)) return false;
-  *out = arena_.CopyString(bytes);
+  if (!EncodeLatin1(str->str(), &bytes)) {
+    latin1_.emplace(str, std::string_view());
+    return false;
+  }
+  // CopyString of an empty text may give a null pointer: keep one that is
+  // not, so an empty Latin-1 text is not taken for a failure.
+  *out = bytes.empty() ? std::string_view("", 0) : arena_.CopyString(bytes);
   latin1_.emplace(str, *out);
   return true;
 }

@@ -341,6 +341,10 @@ struct DtypeInfo {
   bool aligned = false;
   bool subarray = false;
   uint16_t depth = 1;       // nesting of field / subarray dtypes
+  // The dtypes in its written form, itself included: a field's or
+  // subarray's dtype is written out in full wherever it appears, so one
+  // dtype may name another twice at each of 32 levels.
+  uint64_t expanded = 1;
   uint64_t itemsize = 0;
   std::string_view unit;    // datetime unit ("ns"), empty for generic
   uint64_t unit_count = 1;

@@ -716,14 +716,29 @@ absl::Status Machine::MakeGlobal(std::string_view module,
   return absl::OkStatus();
 }
 
+// A finding's text: a global's name or a detail (a persistent id, a
+// reason quoting an argument) at most kMaxFindingText bytes, cut at a
+// character boundary with an ellipsis.  A stream can name one long memoized
+// str in every one of its uses, and each finding keeps (and scan's report
+// copies) its own text: 100 KB of input made 1.4 GB of findings.
+constexpr size_t kMaxFindingText = 256;
+std::string FindingText(std::string_view text) {
+  if (text.size() <= kMaxFindingText) return std::string(text);
+  size_t cut = kMaxFindingText;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;  // not inside a UTF-8 sequence
+  }
+  return StrCat(text.substr(0, cut), "\u2026");
+}
+
 void Machine::AddFindingSlow(const Node* global, Use use, bool allowed,
                              std::string_view detail) {
   picklevm::Finding f;
-  f.global = std::string(global->a.global->joined);
+  f.global = FindingText(global->a.global->joined);
   f.use = std::string(UseName(use));
   f.offset = op_offset_;
   f.allowed = allowed;
-  f.detail = std::string(detail);
+  f.detail = FindingText(detail);
   out_.findings.push_back(std::move(f));
 }
 
@@ -875,6 +890,8 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
           (strict_ && args[1]->kind != Kind::kTuple)) {
         return broken("expects (cls, tuple, dict)");
       }
+      // Each call looks at every keyword, as NEWOBJ_EX does (DoNewobj).
+      if (!g_.ChargeCopies(args[2]->a.dict->size())) return CopyLimit();
       for (Entry e : args[2]->a.dict->items()) {
         // CPython: cls.__new__(cls, **kwargs) needs str keywords.
         if (e.key->kind != Kind::kStr) {
@@ -883,13 +900,20 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       }
       Node* kwargs = args[2]->a.dict->size() ? args[2] : nullptr;
       Node* buf[2];
-      // The arguments are this tuple's items (a list's can change later:
-      // they are copied).
-      std::optional<CallTuple> inner;
-      if (args[1]->kind == Kind::kTuple) inner.emplace(this, args[1]);
-      return Instantiate(cls,
-                         args[1]->Items(buf),
-                         kwargs, Use::kInstantiate, Via::kNew, op_offset_, out);
+      // The arguments are this tuple's items.  A list's can change later
+      // (record mode's SETITEM on a list): they are copied, once, into a
+      // tuple that the record and the call log both view; a stream can
+      // name one memoized list in any number of calls, so the copy counts
+      // against --max-copied-items.
+      Node* seq = args[1];
+      if (seq->kind == Kind::kList) {
+        if (!g_.ChargeCopies(seq->size())) return CopyLimit();
+        seq = g_.NewSeq(Kind::kTuple, seq->Items(buf));
+        if (seq == nullptr) return NodeLimit();
+      }
+      CallTuple inner(this, seq);
+      return Instantiate(cls, seq->Items(buf), kwargs, Use::kInstantiate,
+                         Via::kNew, op_offset_, out);
     }
     default:
       return broken("not a copyreg helper");
@@ -1166,6 +1190,10 @@ absl::Status Machine::DoNewobj(bool ex) {
                  StrCat("NEWOBJ_EX kwargs argument must be a dict, not ",
                         KindName(kwargs->kind)));
     }
+    // CPython copies the keywords at every call (cls.__new__(cls,
+    // **kwargs)); the graph views them, but still looks at each key, so a
+    // memoized kwargs dict named by many calls counts as copies.
+    if (!g_.ChargeCopies(kwargs->a.dict->size())) return CopyLimit();
     for (Entry e : kwargs->a.dict->items()) {
       if (e.key->kind != Kind::kStr) {
         return Err(ErrorCode::kType, "keywords must be strings");
@@ -1507,7 +1535,7 @@ absl::Status Machine::DoPersId(Node* pid) {
     f.use = "persistent-id";
     f.offset = op_offset_;
     f.allowed = admitted;
-    f.detail = pid->kind == Kind::kStr ? std::string(pid->str())
+    f.detail = pid->kind == Kind::kStr ? FindingText(pid->str())
                                        : std::string(KindName(pid->kind));
     out_.findings.push_back(std::move(f));
   }
@@ -1873,6 +1901,12 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       if (name->has_surrogates() || module->has_surrogates()) {
         return Err(ErrorCode::kDecode,
                    "global name holds a surrogate code point");
+      }
+      // Every global node keeps its own "module:qualname", and the names
+      // here may be memoized strs that a stream names again and again: the
+      // text is counted against --max-copied-items, 8 bytes an item.
+      if (!g_.ChargeCopies((module->b().n + name->b().n) / 8)) {
+        return CopyLimit();
       }
       Node* g = nullptr;
       PVM_RETURN_IF_ERROR(MakeGlobal(module->str(), name->str(), &g));
@@ -2472,7 +2506,7 @@ void Machine::RecordGlobals(bool finished) {
     // only if it is also a value in the graph.
     if ((g->spare & kGlobalConsumed) && !g->marked()) continue;
     picklevm::Finding f;
-    f.global = std::string(g->a.global->joined);
+    f.global = FindingText(g->a.global->joined);
     f.use = "reference";
     f.offset = g->b().offset;
     f.allowed = g->marked()
