@@ -472,6 +472,25 @@ def gen_dtype_dag(levels):
     return out + STOP
 
 
+def gen_builds_of_one_big_state(keys, calls, dunder=False, setitem=False):
+    """Record mode: __main__.C() BUILT `calls` times with one memoized
+    state of `keys` keys; `dunder`: the state also sets __x__ (its check
+    found a dunder: remembered, not redone); `setitem`: D['k0'] = None
+    before each BUILD (only the new key is looked at).  Each took seconds
+    (quadratic) for 1.4-1.7 MB before."""
+    out = (proto(2) + b"c__main__\nC\n" + binput(0) + POP + EMPTY_DICT +
+           binput(1) + MARK +
+           b"".join(binunicode("k%d" % i) + NONE for i in range(keys)) +
+           (binunicode("__x__") + NONE if dunder else b"") + SETITEMS +
+           POP + binunicode("k0") + binput(2) + POP)
+    one = binget(0) + EMPTY_TUPLE + b"\x81"
+    if setitem:
+        one += binget(1) + binget(2) + NONE + SETITEM
+    else:
+        one += binget(1)
+    return out + (one + b"b" + POP) * calls + NONE + STOP
+
+
 def gen_stack_globals_of_one_name(length, uses):
     """STACK_GLOBAL `uses` times of one memoized `length`-char module name:
     each global keeps its name and each finding its text (465 MB for
@@ -851,6 +870,16 @@ def cases():
     c.append(Case("dtype DAG of 24 levels, scan",
                   lambda: gen_dtype_dag(24),
                   command=["scan", "--format", "jsonl"], status=2,
+                  wall=2.0))
+    c.append(Case("70k-key state with a dunder in 70,000 BUILDs, scan",
+                  lambda: gen_builds_of_one_big_state(70000, 70000,
+                                                      dunder=True),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+    c.append(Case("70k-key state, SETITEM + BUILD 70,000 times, scan",
+                  lambda: gen_builds_of_one_big_state(70000, 70000,
+                                                      setitem=True),
+                  command=["scan", "--format", "jsonl"], status=1,
                   wall=2.0))
     c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",
                   lambda: gen_stack_globals_of_one_name(65536, 26000),

@@ -523,6 +523,27 @@ TEST(JsonRecords, BigStateIsCheckedOnceButSeesALaterDunder) {
   }
 }
 
+TEST(JsonRecords, StateKeysCheckedOnlyWhenTheBuildTookTheState) {
+  // Record mode: C's __setstate__ is replaced by len (a BUILD on the class
+  // with a slot state); then an instance of C is BUILT with the empty dict
+  // E -- a call of len, which does not consume E; then E gets '__class__';
+  // then a G instance is BUILT with E.  CPython (with C and G defined)
+  // gives a G whose __dict__ is {'__class__': 1}; the last BUILD sets a
+  // dunder name, a finding, although E was looked at before.
+  const char* p =
+      R"(\x80\x02c__main__\nC\nq\x00N}q\x01X\x0c\x00\x00\x00__setstate__)"
+      R"(q\x02cbuiltins\nlen\nq\x03s\x86b0}q\x040h\x00)\x81h\x04b0)"
+      R"(h\x04X\x09\x00\x00\x00__class__K\x01s0c__main__\nG\n)\x81h\x04b.)";
+  auto rec = Load(Py(p), Mode::kRecord);
+  ASSERT_TRUE(rec->ok()) << rec->message();
+  bool found = false;
+  for (const Finding& f : rec->result.findings) {
+    found |= f.global == "__main__:G" &&
+             f.detail.find("'__class__'") != std::string::npos;
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(JsonRecords, SetstateInABigStateIsFound) {
   // Record mode: BUILD obj with the big state plus '__setstate__': len;
   // then BUILD obj {'y': 2}: obj.__dict__ got len at the first BUILD, so

@@ -76,8 +76,9 @@ enum NodeFlags : uint8_t {
   // kDict (or a dict-subclass instance) consumed as a BUILD state whose
   // keys the machine found free of dunder names: a later BUILD of the same
   // memoized state need not look again (a look per BUILD made a 1.8 MB
-  // stream of 70,000 BUILDs of one 70,000-key state take 7 s).  Cleared
-  // by a SETITEM that record mode lets through on a consumed dict.
+  // stream of 70,000 BUILDs of one 70,000-key state take 7 s).  Set by
+  // the BUILD that consumes it; cleared by a SETITEM of a dunder key (record
+  // mode lets SETITEMs through; keys are never removed).
   kKeysChecked = 64,
 };
 

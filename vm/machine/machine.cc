@@ -512,7 +512,7 @@ class Machine {
                       ", which the policy does not admit items for (CPython "
                       "would call its ", method, ")"));
   }
-  absl::Status CheckStateKeys(const Node* state) const;
+  absl::Status CheckStateKeys(const Node* state);
   // Record mode: items added to an instance whose rule does not admit them
   // are calls of its methods; flag them against its class.
   void FlagItems(const Node* target, std::string_view detail) {
@@ -572,13 +572,17 @@ class Machine {
   // A SETITEM on a dict (or dict-subclass instance) that a BUILD applied
   // or a call took: see kConsumed.  The test is inline (every SETITEMS
   // makes it); what follows a consumed dict is not.
-  absl::Status CheckNotConsumed(Node* target) {
-    if (ABSL_PREDICT_TRUE(!(target->flags & kConsumed))) {
+  // `kv`: the keys and values being set.  A dict whose keys a BUILD found
+  // free of dunder names (kKeysChecked) takes the slow path too, which
+  // looks at the new keys only.
+  absl::Status CheckNotConsumed(Node* target, absl::Span<Node* const> kv) {
+    if (ABSL_PREDICT_TRUE(!(target->flags & (kConsumed | kKeysChecked)))) {
       return absl::OkStatus();
     }
-    return SetItemOnConsumed(target);
+    return SetItemOnConsumed(target, kv);
   }
-  ABSL_ATTRIBUTE_NOINLINE absl::Status SetItemOnConsumed(Node* target);
+  ABSL_ATTRIBUTE_NOINLINE absl::Status SetItemOnConsumed(
+      Node* target, absl::Span<Node* const> kv);
   // A call's keywords: the dict's entries now (Record::kwargs_size), the
   // dict consumed.
   static void TakeKwargs(Record* r, Node* kwargs) {
@@ -640,6 +644,9 @@ class Machine {
   std::vector<Policy::Resolved> resolved_;  // see Named()
   // Record mode: classes whose __setstate__ a BUILD replaced, by name.
   absl::flat_hash_map<std::string, Node*> class_setstate_;
+  // Record mode: BUILD states (their own keys, not a shape's) found to set
+  // a dunder name, and the first such key (see CheckStateKeys).
+  absl::flat_hash_map<const Node*, const Node*> dunder_keys_;
   size_t next_buffer_ = 0;
   int proto_ = 0;
   uint64_t op_offset_ = 0;
@@ -1072,19 +1079,32 @@ absl::Status Machine::DoAppends(size_t x) {
   return absl::OkStatus();
 }
 
-absl::Status Machine::SetItemOnConsumed(Node* target) {
-  if (strict_) {
-    return Err(ErrorCode::kStrict,
-               "SETITEM on a dict that a BUILD or a call already took "
-               "(what was built from it saw the dict as it was then)");
+absl::Status Machine::SetItemOnConsumed(Node* target,
+                                        absl::Span<Node* const> kv) {
+  if (target->flags & kConsumed) {
+    if (strict_) {
+      return Err(ErrorCode::kStrict,
+                 "SETITEM on a dict that a BUILD or a call already took "
+                 "(what was built from it saw the dict as it was then)");
+    }
+    // Once per dict: a warning per SETITEM would let a stream grow the
+    // warnings without bound.
+    target->flags &= static_cast<uint8_t>(~kConsumed);
+    out_.warnings.push_back(StrCat(
+        "offset ", op_offset_, ": SETITEM on a dict that a BUILD or a call "
+        "already took; the graph shows the dict as changed, what was built "
+        "from it saw it as it was then"));
   }
-  // Once per dict: a warning per SETITEM would let a stream grow the
-  // warnings without bound.
-  target->flags &= static_cast<uint8_t>(~(kConsumed | kKeysChecked));
-  out_.warnings.push_back(StrCat(
-      "offset ", op_offset_, ": SETITEM on a dict that a BUILD or a call "
-      "already took; the graph shows the dict as changed, what was built "
-      "from it saw it as it was then"));
+  // Keys are only ever added: the check a BUILD made holds unless one of
+  // these is a dunder name (looking at them, not at the whole dict again,
+  // keeps a stream that alternates SETITEM and BUILD on one big state
+  // linear).
+  for (size_t i = 0; i < kv.size(); i += 2) {
+    if (kv[i]->kind == Kind::kStr && IsDunder(kv[i]->str())) {
+      target->flags &= static_cast<uint8_t>(~kKeysChecked);
+      break;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -1100,7 +1120,7 @@ absl::Status Machine::DoSetItems(size_t x) {
   DictBody* body = nullptr;
   switch (target->kind) {
     case Kind::kDict:
-      PVM_RETURN_IF_ERROR(CheckNotConsumed(target));
+      PVM_RETURN_IF_ERROR(CheckNotConsumed(target, From(x)));
       body = target->a.dict;
       break;
     case Kind::kList:
@@ -1122,7 +1142,7 @@ absl::Status Machine::DoSetItems(size_t x) {
       return absl::OkStatus();
     case Kind::kObject:
     case Kind::kCall:
-      PVM_RETURN_IF_ERROR(CheckNotConsumed(target));
+      PVM_RETURN_IF_ERROR(CheckNotConsumed(target, From(x)));
       if (!target->a.rec->takes_dictitems) {
         if (strict_) return RefuseItems(target, "SETITEM", "__setitem__");
         FlagItems(target, "SETITEM calls its __setitem__");
@@ -1228,7 +1248,9 @@ absl::Status Machine::DoBuild() {
         // instance), with this state as the argument.
         if (r->setstate != nullptr) return SetstateCall(r->setstate, state);
       }
-      if (absl::Status keys = CheckStateKeys(state); !keys.ok()) {
+      absl::Status keys = CheckStateKeys(state);
+      const bool keys_clean = keys.ok();
+      if (!keys_clean) {
         if (strict_) return keys;
         if (r->callable->kind == Kind::kGlobal) {
           AddFinding(r->callable, Use::kCall, false,
@@ -1258,8 +1280,11 @@ absl::Status Machine::DoBuild() {
       if (!strict_) {
         if (Node* fn = StateAttr(state, "__setstate__")) r->setstate = fn;
       }
-      ForEachStateBody(state, [](Node* holder, const DictBody*) {
-        holder->flags |= kConsumed;
+      // Consumed, and (keys_clean) its keys found free of dunder names:
+      // only a later SETITEM of a dunder key undoes that (SetItemOnConsumed).
+      const uint8_t took = keys_clean ? (kConsumed | kKeysChecked) : kConsumed;
+      ForEachStateBody(state, [took](Node* holder, const DictBody*) {
+        holder->flags |= took;
       });
       if (!strict_) {
         CallEvent ev;
@@ -1340,26 +1365,29 @@ absl::Status Machine::DoBuild() {
 // A BUILD state sets instance attributes; one named like a dunder
 // (__setstate__, __reduce__, __class__ ...) changes what later opcodes or
 // Python itself would call.  No pickler writes such a state.
-absl::Status Machine::CheckStateKeys(const Node* state) const {
+absl::Status Machine::CheckStateKeys(const Node* state) {
   const Node* dunder = nullptr;
   ForEachStateBody(const_cast<Node*>(state), [&](Node* holder,
                                                  const DictBody* body) {
     // Keys shared through a shape were looked at when it was made; a state
-    // an earlier BUILD took was looked at then (kKeysChecked).
+    // an earlier BUILD took was looked at then (kKeysChecked), and one
+    // found to hold a dunder name keeps it (keys are never removed).
     if (dunder != nullptr ||
         (body->shape != nullptr && !body->shape->dunder_key) ||
         (holder->flags & kKeysChecked)) {
       return;
     }
+    if (auto it = dunder_keys_.find(holder); it != dunder_keys_.end()) {
+      dunder = it->second;
+      return;
+    }
     for (Entry e : body->items()) {
       if (e.key->kind == Kind::kStr && IsDunder(e.key->str())) {
         dunder = e.key;
+        if (body->shape == nullptr) dunder_keys_.emplace(holder, e.key);
         return;
       }
     }
-    // The BUILD consumes it next (kConsumed): its keys stay as they are
-    // unless record mode lets a SETITEM through (SetItemOnConsumed).
-    holder->flags |= kKeysChecked;
   });
   if (dunder == nullptr) return absl::OkStatus();
   return Err(ErrorCode::kRefused,
@@ -2324,7 +2352,7 @@ absl::Status Machine::FastRun() {
       case Op::kSetitem: {
         const size_t len = stack_.size();
         if (Above() < 3 || stack_[len - 3]->kind != Kind::kDict ||
-            (stack_[len - 3]->flags & kConsumed)) {
+            (stack_[len - 3]->flags & (kConsumed | kKeysChecked))) {
           goto slow;
         }
         if (g_.DictSet(stack_[len - 3]->a.dict, stack_[len - 2],
