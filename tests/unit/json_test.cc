@@ -443,8 +443,8 @@ TEST(JsonRecords, SecondBuildSeesOnlyWhatTheFirstBuildTook) {
 
 // The globals a record-mode load of `stream` shows as called (not the
 // BUILDs), in order; {"error: ..."} if the load fails.
-std::vector<std::string> CalledGlobals(const char* stream) {
-  auto o = Load(Py(stream), Mode::kRecord);
+std::vector<std::string> CalledGlobalsIn(std::string bytes) {
+  auto o = Load(std::move(bytes), Mode::kRecord);
   if (!o->ok()) return {"error: " + o->message()};
   std::vector<std::string> out;
   for (const CallEvent& c : o->result.calls) {
@@ -453,6 +453,9 @@ std::vector<std::string> CalledGlobals(const char* stream) {
     }
   }
   return out;
+}
+std::vector<std::string> CalledGlobals(const char* stream) {
+  return CalledGlobalsIn(Py(stream));
 }
 
 TEST(JsonRecords, BuildLooksUpSetstateAsCPythonDoes) {
@@ -552,16 +555,8 @@ TEST(JsonRecords, SetstateInABigStateIsFound) {
       Py(R"(\x80\x02cm\nC\n)\x81)") + BigState() +
       Py(R"(X\x0c\x00\x00\x00__setstate__cbuiltins\nlen\nsb)"
          R"(}X\x01\x00\x00\x00yK\x02sb.)");
-  auto o = Load(p, Mode::kRecord);
-  ASSERT_TRUE(o->ok()) << o->message();
-  std::vector<std::string> called;
-  for (const CallEvent& c : o->result.calls) {
-    if (c.callable != nullptr && c.callable->kind == Kind::kGlobal &&
-        !c.build) {
-      called.emplace_back(c.callable->a.global->joined);
-    }
-  }
-  EXPECT_EQ(called, (std::vector<std::string>{"m:C", "builtins:len"}));
+  EXPECT_EQ(CalledGlobalsIn(p),
+            (std::vector<std::string>{"m:C", "builtins:len"}));
 }
 
 TEST(JsonRecords, KwargsNamesAreValidUtf8) {
