@@ -491,6 +491,16 @@ def gen_builds_of_one_big_state(keys, calls, dunder=False, setitem=False):
     return out + (one + b"b" + POP) * calls + NONE + STOP
 
 
+def gen_sets_of_one_unhashable_tuple(items, calls):
+    """Record mode: builtins.set([T]) `calls` times, T one memoized tuple of
+    `items` zeros and a list: T was walked again at every call to find it
+    unhashable (0.8 MB: 12 s before); the finding is remembered."""
+    return (proto(2) + b"cbuiltins\nset\n" + binput(0) + POP + EMPTY_LIST +
+            MARK + BININT1 + b"\0" + (BININT1 + b"\0") * (items - 1) +
+            EMPTY_LIST + b"t" + APPEND + TUPLE1 + binput(1) + POP +
+            (binget(0) + binget(1) + b"R" + POP) * calls + NONE + STOP)
+
+
 def gen_stack_globals_of_one_name(length, uses):
     """STACK_GLOBAL `uses` times of one memoized `length`-char module name:
     each global keeps its name and each finding its text (465 MB for
@@ -879,6 +889,10 @@ def cases():
     c.append(Case("70k-key state, SETITEM + BUILD 70,000 times, scan",
                   lambda: gen_builds_of_one_big_state(70000, 70000,
                                                       setitem=True),
+                  command=["scan", "--format", "jsonl"], status=1,
+                  wall=2.0))
+    c.append(Case("set([T]) of one unhashable 100k-item T, 70,000 calls, scan",
+                  lambda: gen_sets_of_one_unhashable_tuple(100000, 70000),
                   command=["scan", "--format", "jsonl"], status=1,
                   wall=2.0))
     c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",

@@ -322,6 +322,16 @@ GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
   if (node->kind != Kind::kTuple && node->kind != Kind::kFrozenSet) {
     return LeafCanon(node, id, culprit);
   }
+  // A tuple or frozenset found unhashable stays so (neither changes, nor
+  // does a list or dict in it): the walk that found it is not repeated for
+  // every call that names it again (set([T]) of one memoized T per call
+  // made 0.8 MB take 12 s).
+  if (!unhashable_.empty()) {
+    if (auto it = unhashable_.find(node); it != unhashable_.end()) {
+      *culprit = it->second;
+      return GraphErr::kUnhashable;
+    }
+  }
   // Post-order over tuples and frozensets with an explicit stack: a node is
   // finished once all its children have ids.  Each node is finished once, so
   // shared sub-keys are not re-walked.
@@ -336,7 +346,10 @@ GraphErr Graph::Canon(Node* node, uint32_t* id, Node** culprit) {
     if (t->kind != Kind::kTuple && t->kind != Kind::kFrozenSet) {
       uint32_t ignored;
       GraphErr e = LeafCanon(t, &ignored, culprit);
-      if (e != GraphErr::kOk) return e;
+      if (e != GraphErr::kOk) {
+        if (e == GraphErr::kUnhashable) unhashable_.emplace(node, *culprit);
+        return e;
+      }
       canon_stack_.pop_back();
       continue;
     }

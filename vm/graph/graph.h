@@ -338,6 +338,8 @@ class Graph {
   std::vector<Node*> canon_stack_;
   std::vector<Node*> arrays_;
   absl::flat_hash_map<const Node*, std::string_view> latin1_;
+  // Tuples and frozensets Canon found unhashable, with the culprit.
+  absl::flat_hash_map<const Node*, Node*> unhashable_;
   std::vector<uint32_t> id_scratch_;
   // Items copied so far, and the bound (ChargeCopies).
   uint64_t copied_ = 0;
