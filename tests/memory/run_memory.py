@@ -97,6 +97,7 @@ CHILD_AS_LIMIT = 8 << 30
 TIME = "/usr/bin/time"
 
 MILLION = 1_000_000
+SCAN = ["scan", "--format", "jsonl"]  # a Case command: scan, one JSON line
 
 
 def bound_bytes(input_bytes):
@@ -820,11 +821,11 @@ def cases():
                   status=1, stderr=r"numpy allows at most 64", wall=2.0))
     c.append(Case("100k-dim shape named by 2,000 _frombuffer calls, scan",
                   lambda: gen_shape_for_many_arrays(100000, 2000),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("100k-item bad shape in 20,000 _frombuffer calls, scan",
                   lambda: gen_shape_for_many_arrays(100000, 20000, dim=NONE),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
 
     # -- one memoized args tuple unpacked by many calls (record mode kept a
@@ -832,20 +833,20 @@ def cases():
     # call's arguments, so its output is calls x items here: not run.
     c.append(Case("100k-item args tuple in 20,000 calls, scan",
                   lambda: gen_args_for_many_calls(100000, 20000),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("100k-item args tuple in 100,000 kept calls, scan",
                   lambda: gen_args_for_many_calls(100000, 100000, keep=True),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("70k-key state in 70,000 BUILDs",
                   lambda: gen_builds_of_one_state(70000, 70000), wall=2.0))
     c.append(Case("70k-key state in 70,000 BUILDs, scan",
                   lambda: gen_builds_of_one_state(70000, 70000),
-                  command=["scan", "--format", "jsonl"], wall=2.0))
+                  command=SCAN, wall=2.0))
     c.append(Case("100k-item tuple in 2,000 copyreg.__newobj_ex__, scan",
                   lambda: gen_newobj_ex_for_many_calls(100000, 2000),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
 
 
@@ -858,7 +859,7 @@ def cases():
                   status=2, stderr=r"--max-copied-items", wall=2.0))
     c.append(Case("50k-item list in 3,000 frozenset() calls, scan",
                   lambda: gen_set_of_one_list(50000, 3000, b"frozenset"),
-                  command=["scan", "--format", "jsonl"], status=2,
+                  command=SCAN, status=2,
                   wall=2.0))
     c.append(Case("20k-key dict in 2,000 copyreg._reconstructor calls",
                   lambda: gen_reconstructor_of_one_dict(20000, 2000),
@@ -868,7 +869,7 @@ def cases():
                   status=2, stderr=r"--max-copied-items", wall=2.0))
     c.append(Case("20k-field dtype state in 1,000 BUILDs, scan",
                   lambda: gen_dtype_fields_of_one_state(20000, 1000),
-                  command=["scan", "--format", "jsonl"], status=2,
+                  command=SCAN, status=2,
                   wall=2.0))
     c.append(Case("200k-field dtype, one BUILD",
                   lambda: gen_dtype_fields_of_one_state(200000, 1),
@@ -879,29 +880,29 @@ def cases():
                   stderr=r"--max-copied-items", wall=2.0))
     c.append(Case("dtype DAG of 24 levels, scan",
                   lambda: gen_dtype_dag(24),
-                  command=["scan", "--format", "jsonl"], status=2,
+                  command=SCAN, status=2,
                   wall=2.0))
     c.append(Case("70k-key state with a dunder in 70,000 BUILDs, scan",
                   lambda: gen_builds_of_one_big_state(70000, 70000,
                                                       dunder=True),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("70k-key state, SETITEM + BUILD 70,000 times, scan",
                   lambda: gen_builds_of_one_big_state(70000, 70000,
                                                       setitem=True),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("set([T]) of one unhashable 100k-item T, 70,000 calls, scan",
                   lambda: gen_sets_of_one_unhashable_tuple(100000, 70000),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",
                   lambda: gen_stack_globals_of_one_name(65536, 26000),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("64k-char str in 20,000 BINPERSIDs, scan",
                   lambda: gen_persids_of_one_str(65536, 20000),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("64k-char str in 20,000 BINPERSIDs, trace",
                   lambda: gen_persids_of_one_str(65536, 20000),
@@ -909,17 +910,17 @@ def cases():
                   wall=2.0))
     c.append(Case("20k-item list in 20,000 copyreg.__newobj_ex__, scan",
                   lambda: gen_newobj_ex_of_one_list(20000, 20000),
-                  command=["scan", "--format", "jsonl"], status=1,
+                  command=SCAN, status=1,
                   wall=2.0))
     c.append(Case("100k-byte bytearray in 20,000 APPENDs, scan",
                   lambda: gen_appends_to_one_bytearray(100000, 20000),
-                  command=["scan", "--format", "jsonl"], status=2,
+                  command=SCAN, status=2,
                   wall=2.0))
     c.append(Case("100k-char str in 2,000 _codecs.encode calls",
                   lambda: gen_encode_of_one_str(100000, 2000), wall=2.0))
     c.append(Case("100k-char str in 2,000 _codecs.encode calls, scan",
                   lambda: gen_encode_of_one_str(100000, 2000),
-                  command=["scan", "--format", "jsonl"], wall=2.0))
+                  command=SCAN, wall=2.0))
 
     # -- many values
     c.append(Case("5M MEMOIZE of one value", lambda: gen_memoize(5 * N),

@@ -656,16 +656,18 @@ GraphErr Graph::DictFind(const DictBody* dict, Node* key, int64_t* pos) {
   Node* culprit;
   GraphErr e = Canon(key, &id, &culprit);
   if (e != GraphErr::kOk) return e;
-  // A shared key sequence has no index (it is at most kShapeLimit long).
-  *pos = Find(dict->index, id, dict->size(),
-              [dict](uint32_t i) { return dict->keys[i]; });
+  *pos = FindCanon(dict, id);
   return GraphErr::kOk;
 }
 
 int64_t Graph::FindStrKey(const DictBody* dict, std::string_view text) {
   auto it = canon_table_.find(CanonKey{text, 's'});
-  if (it == canon_table_.end()) return -1;
-  return Find(dict->index, it->second, dict->size(),
+  return it == canon_table_.end() ? -1 : FindCanon(dict, it->second);
+}
+
+int64_t Graph::FindCanon(const DictBody* dict, uint32_t canon) {
+  // A shared key sequence has no index (it is at most kShapeLimit long).
+  return Find(dict->index, canon, dict->size(),
               [dict](uint32_t i) { return dict->keys[i]; });
 }
 

@@ -299,6 +299,8 @@ class Graph {
   template <typename KeyOf>
   int64_t Find(const KeyIndex* index, uint32_t canon, uint32_t size,
                KeyOf key_of);
+  // The position of the key of canonical id `canon` in `dict`, or -1.
+  int64_t FindCanon(const DictBody* dict, uint32_t canon);
   template <typename KeyOf>
   void UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of);
   template <typename KeyOf>

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +74,12 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
+// A global the policy does not admit as a value.  MakeGlobal sets the flag,
+// on global nodes only, so the flag alone answers.
+inline bool Unreferenceable(const Node* n) {
+  return (n->flags & kGlobalUnreferenceable) != 0;
+}
+
 // The object stack (CPython's Pdata): a vector of nodes that counts the
 // pushes of globals the policy does not admit as values (flagged
 // kGlobalUnreferenceable when MakeGlobal makes them).  push_back and
@@ -85,12 +90,6 @@ std::string Quote(std::string_view s) {
 // with the globals popped as callables, and when every one was, no such
 // global can be in a value position and the graph needs no walk.  Items
 // are read by value; nothing writes through an index.
-// A global the policy does not admit as a value.  MakeGlobal sets the flag,
-// on global nodes only, so the flag alone answers.
-inline bool Unreferenceable(const Node* n) {
-  return (n->flags & kGlobalUnreferenceable) != 0;
-}
-
 class ObjectStack {
  public:
   void reserve(size_t n) { v_.reserve(n); }
@@ -473,6 +472,19 @@ class Machine {
     Machine* m_;
     const Node* saved_;
   };
+  // The keywords of NEWOBJ_EX or copyreg.__newobj_ex__ (a kDict): CPython's
+  // cls.__new__(cls, **kwargs) needs str keys, and copies them at every
+  // call.  The graph views them but looks at each key, so a memoized kwargs
+  // dict named by many calls counts against --max-copied-items.
+  absl::Status CheckKeywords(const Node* kwargs) {
+    if (!g_.ChargeCopies(kwargs->a.dict->size())) return CopyLimit();
+    for (Entry e : kwargs->a.dict->items()) {
+      if (e.key->kind != Kind::kStr) {
+        return Err(ErrorCode::kType, "keywords must be strings");
+      }
+    }
+    return absl::OkStatus();
+  }
   absl::Status Call(Node* callable, absl::Span<Node* const> args,
                     Node* kwargs, Use use, Via via, Node** out);
   // `rule`: the rule Call already found for this very call (then the
@@ -858,11 +870,11 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
       }
       if (base == "builtins:list" &&
           (state->kind == Kind::kList || state->kind == Kind::kTuple)) {
-        PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
-                                        Via::kNew, op_offset_, out));
         // CPython copies the state into each instance; so does the graph,
         // within the bound on copies (see Graph::ChargeCopies).
         if (!g_.ChargeCopies(state->size())) return CopyLimit();
+        PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
+                                        Via::kNew, op_offset_, out));
         Record* r = (*out)->a.rec;
         r->items.Reserve(g_.arena(), state->size());  // < 2^32: cannot fail
         for (uint32_t i = 0; i < state->size(); ++i) {
@@ -873,9 +885,9 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
         return absl::OkStatus();
       }
       if (base == "builtins:dict" && state->kind == Kind::kDict) {
+        if (!g_.ChargeCopies(state->a.dict->size())) return CopyLimit();
         PVM_RETURN_IF_ERROR(Instantiate(cls, {}, nullptr, Use::kInstantiate,
                                         Via::kNew, op_offset_, out));
-        if (!g_.ChargeCopies(state->a.dict->size())) return CopyLimit();
         Record* r = (*out)->a.rec;
         g_.DictReserve(&r->dictitems, state->a.dict->size());  // likewise
         for (Entry e : state->a.dict->items()) {
@@ -897,14 +909,7 @@ absl::Status Machine::CopyregHelper(BuilderId id, Node* helper,
           (strict_ && args[1]->kind != Kind::kTuple)) {
         return broken("expects (cls, tuple, dict)");
       }
-      // Each call looks at every keyword, as NEWOBJ_EX does (DoNewobj).
-      if (!g_.ChargeCopies(args[2]->a.dict->size())) return CopyLimit();
-      for (Entry e : args[2]->a.dict->items()) {
-        // CPython: cls.__new__(cls, **kwargs) needs str keywords.
-        if (e.key->kind != Kind::kStr) {
-          return Err(ErrorCode::kType, "keywords must be strings");
-        }
-      }
+      PVM_RETURN_IF_ERROR(CheckKeywords(args[2]));
       Node* kwargs = args[2]->a.dict->size() ? args[2] : nullptr;
       Node* buf[2];
       // The arguments are this tuple's items.  A list's can change later
@@ -1210,15 +1215,7 @@ absl::Status Machine::DoNewobj(bool ex) {
                  StrCat("NEWOBJ_EX kwargs argument must be a dict, not ",
                         KindName(kwargs->kind)));
     }
-    // CPython copies the keywords at every call (cls.__new__(cls,
-    // **kwargs)); the graph views them, but still looks at each key, so a
-    // memoized kwargs dict named by many calls counts as copies.
-    if (!g_.ChargeCopies(kwargs->a.dict->size())) return CopyLimit();
-    for (Entry e : kwargs->a.dict->items()) {
-      if (e.key->kind != Kind::kStr) {
-        return Err(ErrorCode::kType, "keywords must be strings");
-      }
-    }
+    PVM_RETURN_IF_ERROR(CheckKeywords(kwargs));
     if (kwargs->a.dict->size() == 0) kwargs = nullptr;
   }
   Node* result = nullptr;
