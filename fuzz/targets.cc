@@ -27,6 +27,10 @@ Limits FuzzLimits() {
   l.max_stack = 100000;
   l.max_nodes = 1000000;
   l.max_decompressed_bytes = 8 << 20;
+  // Small enough that inputs which build big graphs meet it: an allocation
+  // past it throws out of whatever builder made it, and what the graph
+  // holds then (trace and scan print it) must still be whole.
+  l.max_graph_bytes = 2 << 20;
   return l;
 }
 

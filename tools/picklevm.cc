@@ -58,7 +58,7 @@ constexpr char kUsage[] =
     "FILE may be - for standard input.\n"
     "limits: --max-input-bytes N --max-depth N --max-memo N --max-stack N\n"
     "        --max-nodes N --max-int-digits N --max-decompressed-bytes N\n"
-    "        --max-copied-items N\n";
+    "        --max-copied-items N --max-graph-bytes N\n";
 
 struct Args {
   std::string command;
@@ -96,6 +96,7 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
       {"--max-int-digits", &a->limits.max_int_digits},
       {"--max-decompressed-bytes", &a->limits.max_decompressed_bytes},
       {"--max-copied-items", &a->limits.max_copied_items},
+      {"--max-graph-bytes", &a->limits.max_graph_bytes},
   };
   bool policy_command = a->command != "dis";
   for (int i = 2; i < argc; ++i) {
@@ -202,17 +203,20 @@ std::unique_ptr<RulePolicy> MakePolicy(const Args& args, int* exit_code) {
   return std::move(*policy);
 }
 
-// An opened FILE: the bytes as given and the pickle stream inside.
+// An opened FILE: the bytes as given, the pickle stream inside, and the
+// limits with their defaults derived from the file's size.
 struct Opened {
   std::optional<InputFile> file;
   Stream stream;
+  Limits limits;
 };
 
 absl::Status Open(const std::string& path, const Limits& limits, Opened* o) {
   auto file = InputFile::Open(path, limits.max_input_bytes);
   if (!file.ok()) return file.status();
   o->file.emplace(std::move(*file));
-  return OpenStream(o->file->data(), limits, &o->stream);
+  o->limits = ResolveLimits(limits, o->file->data().size());
+  return OpenStream(o->file->data(), o->limits, &o->stream);
 }
 
 // --arrays DIR: every array with raw data becomes DIR/array-N.npy, named in
@@ -321,7 +325,7 @@ int Load(const Args& args) {
   FileHasher file_hash(file);
   MachineOptions options;
   options.mode = Mode::kStrict;
-  options.limits = args.limits;
+  options.limits = in.limits;
   options.policy = policy.get();
   Graph graph(args.limits.max_nodes);
   RunResult run;
@@ -388,7 +392,7 @@ int Dis(const Args& args) {
   if (!policy.ok()) return ReportError(path, policy.status());
   MachineOptions options;
   options.mode = Mode::kRecord;
-  options.limits = args.limits;
+  options.limits = in.limits;
   options.policy = policy->get();
   Graph graph(args.limits.max_nodes);
   std::vector<RunResult> runs;
@@ -420,7 +424,7 @@ int Trace(const Args& args) {
   if (!in.file.has_value()) return ReportError(path, opened);
   MachineOptions options;
   options.mode = Mode::kRecord;
-  options.limits = args.limits;
+  options.limits = in.limits;
   options.policy = policy.get();
   Graph graph(args.limits.max_nodes);
   std::vector<RunResult> runs;
@@ -518,7 +522,7 @@ int Scan(const Args& args) {
       // it goes, and its error kept.
       MachineOptions options;
       options.mode = Mode::kRecord;
-      options.limits = args.limits;
+      options.limits = in.limits;
       options.policy = policy.get();
       s = RunAllPickles(in.stream.bytes, options, &graph, &runs);
       if (!opened.ok()) s = opened;

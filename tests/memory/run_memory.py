@@ -71,6 +71,9 @@ if os.path.realpath(sys.executable) != os.path.realpath(PY):
     os.execv(PY, [PY, "-s", os.path.abspath(__file__)] + sys.argv[1:])
 
 import argparse      # noqa: E402
+import bz2           # noqa: E402
+import lzma          # noqa: E402
+import zlib          # noqa: E402
 import json          # noqa: E402
 import re            # noqa: E402
 import resource      # noqa: E402
@@ -102,6 +105,16 @@ SCAN = ["scan", "--format", "jsonl"]  # a Case command: scan, one JSON line
 
 def bound_bytes(input_bytes):
     return A * input_bytes + B_MIB * MIB
+
+
+# A compressed file's bound (README): its stream, twice the graph's budget
+# (--max-graph-bytes: the arena, and the stack and memo it caps), 16 MiB.
+def graph_budget(file_bytes):
+    return 256 * file_bytes + 64 * MIB
+
+
+def compressed_bound(stream_bytes):
+    return lambda n: stream_bytes + 2 * graph_budget(n) + B_MIB * MIB
 
 
 # ---- pickle opcodes -----------------------------------------------------------
@@ -319,6 +332,40 @@ def gen_radix_text(op, prefix, digit, n):
     # must do so in linear time.
     tail = b"L\n" if op == LONG else b"\n"
     return op + prefix + digit * n + tail + STOP
+
+
+# 64 MiB of stream, compressed: what a tiny file can decompress to
+# (--max-decompressed-bytes is at least 64 MiB).
+COMPRESSED_STREAM = 64 * MIB - 64
+CODECS = {"bz2": lambda d: bz2.compress(d, 9), "zlib": lambda d: zlib.compress(d, 9),
+          "xz": lzma.compress}
+
+
+def compressed_stream(kind):
+    n = COMPRESSED_STREAM
+    if kind == "dicts":     # a node and a dict body per byte
+        return MARK + EMPTY_DICT * (n - 3) + LIST + STOP
+    if kind == "nones":     # stack items only (None is a singleton)
+        return MARK + NONE * (n - 3) + LIST + STOP
+    if kind == "lists":
+        return MARK + EMPTY_LIST * (n - 3) + LIST + STOP
+    if kind == "memoize":   # memo entries only
+        return proto(4) + NONE + MEMOIZE * (n - 4) + STOP
+    if kind == "appends":   # one list, an item per 3 bytes (memo GETs)
+        return (proto(2) + EMPTY_LIST + binput(0) + NONE +
+                (APPEND + binget(0)) * ((n - 10) // 3) + POP + STOP)
+    raise ValueError(kind)
+
+
+def gen_compressed(kind, codec):
+    return CODECS[codec](compressed_stream(kind))
+
+
+def gen_compressed_ints(n):
+    # A list of n small ints in APPENDS batches of 1,000 (as pickle writes
+    # it): an ordinary compressed file far below its graph budget.
+    batch = MARK + BININT1 + b"\x07" + (BININT1 + b"\x07") * 999 + b"e"
+    return zlib.compress(proto(2) + EMPTY_LIST + batch * (n // 1000) + STOP, 9)
 
 
 def gen_push_pop(n):
@@ -698,8 +745,9 @@ def expect_int(digits):
 class Case:
     def __init__(self, name, data, args=(), status=0, stderr=None, check=None,
                  wall=MAX_WALL, rss_limit=None, rss_note=None,
-                 as_limit=CHILD_AS_LIMIT, command=("load",)):
+                 as_limit=CHILD_AS_LIMIT, command=("load",), bound=None):
         self.name = name
+        self.bound = bound or bound_bytes  # f(input bytes) -> RSS bound
         self.command = list(command)  # the picklevm command and its flags
         self.as_limit = as_limit    # RLIMIT_AS of the run
         self.data = data            # bytes, or a callable returning bytes
@@ -1019,6 +1067,45 @@ def cases():
     c.append(Case("--max-input-bytes 100, 1000-byte input",
                   gen_nested_list_p2(499), ["--max-input-bytes", "100"],
                   status=2, stderr=r"--max-input-bytes", wall=1.0))
+
+    # -- compressed files: 90 bytes to 134 KB that decompress to 64 MiB of
+    # stream each.  The graph's budget (--max-graph-bytes) derives from the
+    # file's size, not the stream's (103 bytes of bz2 took 4.3 GB before).
+    budget_msg = (r"graph memory exceeds --max-graph-bytes|"
+                  r"exceeds \d+ items, what --max-graph-bytes \(\d+\) allows")
+    runs = [("dicts", codec) for codec in CODECS]
+    runs += [(kind, "zlib") for kind in ("nones", "lists", "memoize",
+                                         "appends")]
+    for kind, codec in runs:
+        c.append(Case("compressed: 64 MiB of %s (%s)" % (kind, codec),
+                      lambda kind=kind, codec=codec: gen_compressed(kind,
+                                                                    codec),
+                      status=2, stderr=budget_msg, wall=2.0,
+                      bound=compressed_bound(COMPRESSED_STREAM)))
+    c.append(Case("compressed: 64 MiB of dicts, scan",
+                  lambda: gen_compressed("dicts", "zlib"), command=SCAN,
+                  status=2, wall=2.0,
+                  bound=compressed_bound(COMPRESSED_STREAM)))
+    # A compressed list of 1M small ints (2 MB of stream, 3 KB of zlib)
+    # loads.  One of 4M (8 MB, 13 KB) needs about 70 MB of graph (its
+    # array, and the ones it outgrew), past the default for a file that
+    # small: it loads once --max-graph-bytes is raised (README).
+    def sevens(count):
+        return expect_json_root(
+            lambda root, out, n: None if root == [7] * count
+            else "not the %d sevens" % count, 2)
+    c.append(Case("compressed: list of 1M small ints loads",
+                  lambda: gen_compressed_ints(MILLION), check=sevens(MILLION),
+                  bound=compressed_bound(2 * MILLION + 16)))
+    c.append(Case("compressed: list of 4M small ints, default budget",
+                  lambda: gen_compressed_ints(4 * MILLION), status=2,
+                  stderr=budget_msg,
+                  bound=compressed_bound(8 * MILLION + 16)))
+    c.append(Case("compressed: list of 4M small ints, --max-graph-bytes 2e8",
+                  lambda: gen_compressed_ints(4 * MILLION),
+                  ["--max-graph-bytes", "200000000"],
+                  check=sevens(4 * MILLION),
+                  bound=lambda n: 8 * MILLION + 2 * 200000000 + B_MIB * MIB))
     return c
 
 
@@ -1109,7 +1196,7 @@ def run_case(picklevm, case, tmp):
     if res["wall"] > case.wall:
         err.append("wall %.2f s > %.1f s" % (res["wall"], case.wall))
     if res["rss"] is not None:
-        b = bound_bytes(n)
+        b = case.bound(n)
         if res["rss"] > b:
             err.append("RSS %.1f MiB > bound %.1f MiB" % (res["rss"] / MIB,
                                                            b / MIB))
@@ -1158,7 +1245,7 @@ def main():
             res = run_case(picklevm, case, tmp)
             n = res["input"]
             rss = res["rss"] or 0
-            b = bound_bytes(n)
+            b = case.bound(n)
             if case.rss_limit is not None:
                 b = min(b, case.rss_limit(n))
             # Effective slope above the fixed overhead, for choosing A.

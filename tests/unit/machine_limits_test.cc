@@ -97,6 +97,88 @@ TEST(LimitNodes, MessageNamesTheFlag) {
       << out->message();
 }
 
+// ---- max_graph_bytes (the graph's arena; the stack's and memo's caps) ------------------
+//
+// The budget is checked where the arena takes a block, so which opcode
+// crosses it depends on block sizes: the tests pin the opcode and the
+// message, and that a bigger budget loads the same stream.
+
+std::string Repeat(std::string_view head, std::string_view unit, size_t n,
+                   std::string_view tail) {
+  std::string s(head);
+  for (size_t i = 0; i < n; ++i) s += unit;
+  s += tail;
+  return s;
+}
+
+TEST(LimitGraphBytes, ArenaPastTheBudgetFailsAtTheOpcode) {
+  // A list of 40,000 empty dicts: each is a node and a dict body.
+  const std::string s = Repeat("(", "}", 40000, "l.");
+  for (Mode mode : {Mode::kStrict, Mode::kRecord}) {
+    for (bool fast : {false, true}) {
+      MachineOptions o;
+      o.mode = mode;
+      o.fast_path = fast;
+      o.limits.max_graph_bytes = 1 << 20;
+      auto out = LoadWith(s, o);
+      EXPECT_EQ(out->error.code, ErrorCode::kLimit) << Summary(*out);
+      EXPECT_EQ(out->error.opcode, '}') << ErrorAt(*out);
+      EXPECT_GT(out->error.offset, 1000) << ErrorAt(*out);
+      EXPECT_LT(out->error.offset, 40000) << ErrorAt(*out);
+      EXPECT_NE(out->message().find(
+                    "graph memory exceeds --max-graph-bytes (1048576)"),
+                std::string::npos)
+          << out->message();
+      o.limits.max_graph_bytes = 16 << 20;
+      EXPECT_TRUE(LoadWith(s, o)->ok());
+    }
+  }
+}
+
+TEST(LimitGraphBytes, BoundsTheStack) {
+  // None is a singleton (no arena memory), so only the stack grows: a
+  // 1 MiB budget allows 65,536 stack items and MARKs.  The MARK at 0 is
+  // one, so the None at offset 65,536 is the one too many.
+  const std::string s = Repeat("(", "N", 70000, "l.");
+  auto o = WithLimits([](Limits* l) { l->max_graph_bytes = 1 << 20; });
+  auto out = LoadWith(s, o);
+  EXPECT_EQ(ErrorAt(*out), "limit@65536 NONE");
+  EXPECT_NE(out->message().find("stack exceeds 65536 items, what "
+                                "--max-graph-bytes (1048576) allows"),
+            std::string::npos)
+      << out->message();
+  // A smaller --max-stack governs, and is the one named.
+  o.limits.max_stack = 100;
+  out = LoadWith(s, o);
+  EXPECT_EQ(ErrorAt(*out), "limit@100 NONE");
+  EXPECT_NE(out->message().find("--max-stack (100)"), std::string::npos)
+      << out->message();
+}
+
+TEST(LimitGraphBytes, BoundsTheMemo) {
+  // 70,000 MEMOIZEs of one None: a new memo entry each.  The 65,537th
+  // (at offset 3 + 65,536) is past what a 1 MiB budget allows.
+  const std::string s = Repeat("\x80\x04N", "\x94", 70000, ".");
+  auto o = WithLimits([](Limits* l) { l->max_graph_bytes = 1 << 20; });
+  auto out = LoadWith(s, o);
+  EXPECT_EQ(ErrorAt(*out), "limit@65539 MEMOIZE");
+  EXPECT_NE(out->message().find("memo exceeds 65536 items, what "
+                                "--max-graph-bytes (1048576) allows"),
+            std::string::npos)
+      << out->message();
+}
+
+TEST(LimitGraphBytes, DefaultGrowsWithTheFile) {
+  EXPECT_EQ(DefaultMaxGraphBytes(0), uint64_t{64} << 20);
+  EXPECT_EQ(DefaultMaxGraphBytes(1000), 256000 + (uint64_t{64} << 20));
+  EXPECT_EQ(DefaultMaxGraphBytes(UINT64_MAX), UINT64_MAX);
+  // Unset, RunPickle derives it from the stream it is given.
+  Graph graph;
+  RunResult run;
+  ASSERT_TRUE(RunPickle(Py("N."), 0, MachineOptions(), &graph, &run).ok());
+  EXPECT_EQ(graph.max_bytes(), DefaultMaxGraphBytes(2));
+}
+
 // ---- max_copied_items ------------------------------------------------------------------
 //
 // Expected values checked against CPython: pickle.loads of each stream gives

@@ -5,6 +5,15 @@
 
 namespace picklevm {
 
+Limits ResolveLimits(const Limits& given, uint64_t file_bytes) {
+  Limits l = given;
+  if (l.max_decompressed_bytes == 0) {
+    l.max_decompressed_bytes = DefaultMaxDecompressed(file_bytes);
+  }
+  if (l.max_graph_bytes == 0) l.max_graph_bytes = DefaultMaxGraphBytes(file_bytes);
+  return l;
+}
+
 absl::Status OpenStream(std::string_view file, const Limits& limits,
                         Stream* out) {
   if (IsOldJoblibZFile(file)) {

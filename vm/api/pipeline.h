@@ -23,6 +23,15 @@ struct Stream {
   std::string decompressed;  // this buffer)
 };
 
+// The limits a file gets: the derived ones (0: max_decompressed_bytes,
+// max_graph_bytes) computed from the size of the file as given, so that a
+// compressed file is bounded by its own size, not its stream's.  The
+// others as they are (max_copied_items derives from the stream, in
+// RunPickle).  Pass the result to OpenStream and in MachineOptions: left
+// at 0, RunPickle derives the graph's budget from the stream it is given,
+// which for a compressed file is the decompressed one.
+Limits ResolveLimits(const Limits& given, uint64_t file_bytes);
+
 // Recognizes the file and decompresses it (limits.max_decompressed_bytes,
 // 0 = DefaultMaxDecompressed).  Fails for joblib's pre-0.9.3 "ZF" files.
 // When decompression fails, out->bytes still holds what came out before

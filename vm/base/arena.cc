@@ -109,6 +109,10 @@ bool GiveToCache(char* data, size_t size) {
 
 }  // namespace
 
+const char* ArenaBudgetExceeded::what() const noexcept {
+  return "the graph's memory budget is used up";
+}
+
 size_t Arena::ThreadCachedBytes() { return cache_gone ? 0 : cache.bytes; }
 
 Arena::~Arena() {
@@ -157,8 +161,21 @@ void Arena::ReserveBlockSlot() {
 }
 
 void* Arena::AllocateSlow(size_t size, size_t align) {
+  // Checked before anything is allocated, so a refusal leaves the arena as
+  // it was.  (A mapped block is rounded up to whole huge pages and may pass
+  // the budget by less than one.)
+  const size_t left =
+      bytes_reserved_ < budget_ ? budget_ - bytes_reserved_ : 0;
+  if (size > left || align > left - size) throw ArenaBudgetExceeded();
   size_t big_threshold = next_block_ / 4;
-  if (size + align > big_threshold) {
+  const bool own_block = size + align > big_threshold;
+  if (!soft_exceeded_ &&
+      bytes_reserved_ + (own_block ? size + align : next_block_) >
+          soft_budget_) {
+    soft_exceeded_ = true;
+    if (signal_ != nullptr) *signal_ = 0;
+  }
+  if (own_block) {
     // A big allocation gets a block of its own, so a few huge strings do
     // not waste the tail of a shared one.
     ReserveBlockSlot();  // so push_back cannot throw and leak the block
@@ -171,7 +188,8 @@ void* Arena::AllocateSlow(size_t size, size_t align) {
     return reinterpret_cast<void*>(p);
   }
   ReserveBlockSlot();
-  Block b = NewBlock(next_block_);
+  // Near the budget the block shrinks to what is left (it holds `size`).
+  Block b = NewBlock(next_block_ <= left ? next_block_ : left);
   blocks_.push_back(b);
   bytes_reserved_ += b.size;
   cur_ = b.data;

@@ -16,6 +16,15 @@
 
 namespace picklevm {
 
+// Thrown by an arena that would pass its budget (Arena::LimitReserved).
+// A std::bad_alloc, so every place that already turns the system's refusal
+// into an error (RunPickle, the command's main) handles it; RunPickle
+// names the budget's flag.
+class ArenaBudgetExceeded : public std::bad_alloc {
+ public:
+  const char* what() const noexcept override;
+};
+
 class Arena {
  public:
   Arena() = default;
@@ -64,6 +73,23 @@ class Arena {
   // Bytes handed out so far (an upper bound on live graph memory).
   size_t bytes_used() const { return bytes_used_; }
   size_t bytes_reserved() const { return bytes_reserved_; }
+  // The most bytes of blocks the arena may hold: a block past it throws
+  // ArenaBudgetExceeded instead of being allocated.  Before that, the
+  // first block past seven eighths of it writes 0 to *signal (the graph's
+  // node cap), so that the next node fails as the node limit does, at an
+  // opcode the machine names, with an eighth left for what that opcode
+  // still allocates.  Only lowers the budget.  Checked where a block is
+  // taken, off the bump path.
+  void LimitReserved(size_t bytes, uint64_t* signal) {
+    if (bytes < budget_) {
+      budget_ = bytes;
+      soft_budget_ = bytes - bytes / 8;
+    }
+    signal_ = signal;
+  }
+  size_t budget() const { return budget_; }
+  // A block passed seven eighths of the budget.
+  bool soft_exceeded() const { return soft_exceeded_; }
 
   // Bytes of freed blocks this thread keeps for its next graphs (at most
   // a few MiB; see arena.cc).
@@ -94,6 +120,10 @@ class Arena {
   size_t next_block_ = 4096;
   size_t bytes_used_ = 0;
   size_t bytes_reserved_ = 0;
+  size_t budget_ = SIZE_MAX;
+  size_t soft_budget_ = SIZE_MAX;
+  uint64_t* signal_ = nullptr;
+  bool soft_exceeded_ = false;
 };
 
 // A growable array in arena memory.  Growth doubles and abandons the old

@@ -46,6 +46,17 @@ class Graph {
   void LimitNodes(uint64_t n) {
     if (n < max_nodes_) max_nodes_ = n;
   }
+  // The most bytes the graph's arena may take (--max-graph-bytes).  Near
+  // it the arena sets the node cap to 0, so the next node fails as at the
+  // node limit (over_budget() tells the two apart); past it an allocation
+  // throws ArenaBudgetExceeded, which RunPickle turns into the same error.
+  // Only lowers the bound.
+  uint64_t max_bytes() const { return arena_.budget(); }
+  void LimitBytes(uint64_t n) {
+    arena_.LimitReserved(n > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(n),
+                         &max_nodes_);
+  }
+  bool over_budget() const { return arena_.soft_exceeded(); }
   // Items the builders copy out of a container the stream built earlier:
   // set(list), frozenset(list), copyreg._reconstructor's list or dict
   // state, a numpy dtype's fields (and the bytes of a bytearray that record

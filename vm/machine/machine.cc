@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,11 @@ inline bool Unreferenceable(const Node* n) {
 // with the globals popped as callables, and when every one was, no such
 // global can be in a value position and the graph needs no walk.  Items
 // are read by value; nothing writes through an index.
+std::string GraphBytesMessage(const Graph& g) {
+  return StrCat("graph memory exceeds --max-graph-bytes (", g.max_bytes(),
+                ")");
+}
+
 class ObjectStack {
  public:
   void reserve(size_t n) { v_.reserve(n); }
@@ -139,7 +145,9 @@ class Machine {
         strict_(o.mode == Mode::kStrict),
         g_(*graph),
         out_(*result),
-        memo_vec_(MemoBound(input.size() - start, o.limits.max_memo)) {
+        max_stack_(ByBytes(o.limits.max_stack, graph->max_bytes())),
+        max_memo_(ByBytes(o.limits.max_memo, graph->max_bytes())),
+        memo_vec_(MemoBound(input.size() - start, max_memo_)) {
     // Room for a small pickle's stack, marks and globals from the start:
     // growing each from one by doubling was a dozen of the few dozen
     // mallocs of a small model's decode.
@@ -150,13 +158,35 @@ class Machine {
   }
 
   absl::Status Run();
+  // Where the opcode being run starts, and its code (-1: none yet).
+  // Unknown (-1) while FastRun runs: it keeps its position in a register
+  // (saving it at every opcode, or a handler there to save it, cost 1-5%
+  // of a record-heavy decode).
+  int64_t op_offset() const {
+    return in_fast_run_ ? -1 : static_cast<int64_t>(op_offset_);
+  }
+  int opcode() const { return in_fast_run_ ? -1 : opcode_; }
 
  private:
+  // The stack's and the memo's item caps: the flag's, or fewer when
+  // --max-graph-bytes allows fewer (16 bytes an item: its pointer, and as
+  // much again while the array doubles).
+  static uint64_t ByBytes(uint64_t items, uint64_t graph_bytes) {
+    return items < graph_bytes / 16 ? items : graph_bytes / 16;
+  }
+  // "--max-stack (N)", or the graph's budget when that is what set N.
+  std::string CapName(const char* flag, uint64_t given, uint64_t cap) const {
+    if (cap == given) return StrCat(flag, " (", cap, ")");
+    return StrCat(cap, " items, what --max-graph-bytes (", g_.max_bytes(),
+                  ") allows");
+  }
   // ---- errors -------------------------------------------------------------
   absl::Status Err(ErrorCode code, std::string_view reason) const {
     return MakeError(code, op_offset_, opcode_, reason);
   }
   ABSL_ATTRIBUTE_NOINLINE absl::Status NodeLimit() const {
+    // Near --max-graph-bytes the graph refuses nodes too (Graph::LimitBytes).
+    if (g_.over_budget()) return Err(ErrorCode::kLimit, GraphBytesMessage(g_));
     return Err(ErrorCode::kLimit,
                StrCat("graph exceeds --max-nodes (", g_.max_nodes(),
                             ")"));
@@ -203,16 +233,17 @@ class Machine {
   // ---- the two stacks, with the top MARK as a fence -----------------------
   absl::Status Push(Node* n) {
     if (ABSL_PREDICT_FALSE(n == nullptr)) return NodeLimit();
-    if (ABSL_PREDICT_FALSE(stack_.size() + marks_.size() >=
-                           opts_.limits.max_stack)) {
+    if (ABSL_PREDICT_FALSE(stack_.size() + marks_.size() >= max_stack_)) {
       return StackLimit();
     }
     stack_.push_back(n);
     return absl::OkStatus();
   }
   ABSL_ATTRIBUTE_NOINLINE absl::Status StackLimit() const {
-    return Err(ErrorCode::kLimit, StrCat("stack exceeds --max-stack (",
-                                         opts_.limits.max_stack, ")"));
+    return Err(ErrorCode::kLimit,
+               StrCat("stack exceeds ",
+                      CapName("--max-stack", opts_.limits.max_stack,
+                              max_stack_)));
   }
   // The top MARK's stack position (0: none), kept beside marks_ so the
   // hot checks read one word; marks_ changes only through PushMark and
@@ -292,10 +323,11 @@ class Machine {
       if (!inserted) it->second = top;
       fresh = inserted;
     }
-    if (fresh && ++memo_count_ > opts_.limits.max_memo) {
+    if (fresh && ++memo_count_ > max_memo_) {
       return Err(ErrorCode::kLimit,
-                 StrCat("memo exceeds --max-memo (", opts_.limits.max_memo,
-                        ")"));
+                 StrCat("memo exceeds ", CapName("--max-memo",
+                                                 opts_.limits.max_memo,
+                                                 max_memo_)));
     }
     return absl::OkStatus();
   }
@@ -635,6 +667,8 @@ class Machine {
   Graph& g_;
   RunResult& out_;
 
+  const uint64_t max_stack_;  // stack items + MARKs (see ByBytes)
+  const uint64_t max_memo_;   // memo entries
   ObjectStack stack_;
   // Globals that the policy does not admit as values, popped from the
   // stack as a callable or class (REDUCE, NEWOBJ, OBJ): see ObjectStack.
@@ -663,6 +697,7 @@ class Machine {
   int proto_ = 0;
   uint64_t op_offset_ = 0;
   int opcode_ = -1;
+  bool in_fast_run_ = false;
 };
 
 absl::Status Machine::MakeGlobal(std::string_view module,
@@ -1862,11 +1897,7 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
       return Push(top);
     }
     case Op::kMark:
-      if (stack_.size() + marks_.size() >= opts_.limits.max_stack) {
-        return Err(ErrorCode::kLimit,
-                   StrCat("stack exceeds --max-stack (",
-                                opts_.limits.max_stack, ")"));
-      }
+      if (stack_.size() + marks_.size() >= max_stack_) return StackLimit();
       PushMark();
       return absl::OkStatus();
     case Op::kPopMark: {
@@ -2075,7 +2106,7 @@ inline double LoadBigEndianDouble(const uint8_t* p) {
 // The common cases of MemoPut (dense index, below --max-memo); false leaves
 // the memo untouched for the general path.
 bool Machine::FastMemoPut(uint64_t index) {
-  if (memo_count_ >= opts_.limits.max_memo) return false;
+  if (memo_count_ >= max_memo_) return false;
   Node* top = stack_.back();
   NoteMemoized(top);
   if (index < memo_vec_.size()) {
@@ -2101,11 +2132,12 @@ absl::Status Machine::FastRun() {
   const auto* const base =
       reinterpret_cast<const uint8_t*>(reader_.data().data());
   uint64_t limit = reader_.limit();
-  const uint64_t max_stack = opts_.limits.max_stack;
+  const uint64_t max_stack = max_stack_;
   uint64_t pos = reader_.pos();
   // Every opcode here adds at most one stack item or MARK, so `budget`
   // opcodes can run before --max-stack needs looking at again.
   uint64_t budget = 0;
+  in_fast_run_ = true;  // see RunPickle
   while (pos < limit) {
     const uint8_t* p = base + pos;
     const uint64_t avail = limit - pos;
@@ -2463,6 +2495,7 @@ absl::Status Machine::FastRun() {
     pos += n;
   }
 done:
+  in_fast_run_ = false;
   reader_.SetPos(pos);
   return absl::OkStatus();
 }
@@ -2599,6 +2632,9 @@ absl::Status RunPickle(std::string_view input, uint64_t start,
   graph->LimitCopiedItems(options.limits.max_copied_items != 0
                               ? options.limits.max_copied_items
                               : DefaultMaxCopiedItems(input.size()));
+  graph->LimitBytes(options.limits.max_graph_bytes != 0
+                        ? options.limits.max_graph_bytes
+                        : DefaultMaxGraphBytes(input.size()));
   // The graph's memory is bounded by a small multiple of the input (the
   // README's bound), but the system may still refuse it (ulimit -v, a
   // container's limit).  That fails this load like a limit does, not the
@@ -2606,11 +2642,18 @@ absl::Status RunPickle(std::string_view input, uint64_t start,
   // it does not leave this function.  What was built stays consistent (the
   // graph and the containers allocate before they change anything) and is
   // freed with the graph.
+  // The graph's own budget (--max-graph-bytes) is met the same way: the
+  // arena throws where it would take the block past it.
+  std::optional<Machine> m;
   try {
-    Machine m(input, start, options, graph, result);
-    return m.Run();
+    m.emplace(input, start, options, graph, result);
+    return m->Run();
+  } catch (const ArenaBudgetExceeded&) {
+    return MakeError(ErrorCode::kLimit, m ? m->op_offset() : -1,
+                     m ? m->opcode() : -1, GraphBytesMessage(*graph));
   } catch (const std::bad_alloc&) {
-    return MakeError(ErrorCode::kLimit, -1, -1,
+    return MakeError(ErrorCode::kLimit, m ? m->op_offset() : -1,
+                     m ? m->opcode() : -1,
                      "out of memory: the system refused the graph more memory");
   }
 }
