@@ -558,6 +558,35 @@ def gen_stack_globals_of_one_name(length, uses):
             (binget(0) + binget(1) + b"\x93" + POP) * uses + NONE + STOP)
 
 
+def gen_bytes_keys_of_one_text(length, keys, readonly_buffer=False):
+    """A dict with `keys` bytes keys (each with value None) that all share
+    one `length`-byte text: _codecs.encode of one memoized str and
+    'latin1', or (protocol 5) READONLY_BUFFER of one memoized bytes.  Each
+    is a new node, equal to the others: the text was hashed once per key
+    (2.1 s for 1.4 MB before, quadratic)."""
+    if readonly_buffer:
+        head = (proto(5) + b"B" + struct.pack("<I", length) + b"x" * length +
+                binput(1) + POP)
+        key = binget(1) + b"\x98"
+    else:
+        head = (proto(4) + b"\x8c\x07_codecs\x8c\x06encode\x93" + binput(0) +
+                POP + binunicode("x" * length) + binunicode("latin1") +
+                TUPLE2 + binput(1) + POP)
+        key = binget(0) + binget(1) + b"R"
+    return head + EMPTY_DICT + MARK + (key + NONE) * keys + SETITEMS + STOP
+
+
+def gen_builds_under_one_long_class(length, builds):
+    """Record mode: BUILD plants a __setstate__ on os.Y, then `builds`
+    BUILDs of one instance of a class with a `length`-char module name:
+    each looked its class up by name, hashing it (trace: 2.5 s for 420 KB
+    before, quadratic)."""
+    return (proto(4) + binunicode("os") + binunicode("Y") + b"\x93" +
+            EMPTY_DICT + binunicode("__setstate__") + NONE + SETITEM + b"b" +
+            POP + binunicode("m" * length) + binunicode("C") + b"\x93" +
+            EMPTY_TUPLE + b"\x81" + (NONE + b"b") * builds + STOP)
+
+
 def gen_persids_of_one_str(length, uses):
     """BINPERSID `uses` times of one memoized `length`-char str: each
     finding kept the id's text (1.4 GB for 100 KB in scan before)."""
@@ -944,6 +973,26 @@ def cases():
                   lambda: gen_sets_of_one_unhashable_tuple(100000, 70000),
                   command=SCAN, status=1,
                   wall=2.0))
+    # (_codecs.encode is admitted: numpy's pickles of bytes arrays use it.)
+    def one_key_dict(root, out, n):
+        if list(root) == ["$dict"] and len(root["$dict"]) == 1:
+            return None
+        return "not a one-key dict"
+    c.append(Case("200k bytes keys sharing one 200 KB Latin-1 text",
+                  lambda: gen_bytes_keys_of_one_text(200000, 200000),
+                  check=expect_json_root(one_key_dict, 4), wall=1.0))
+    c.append(Case("200k bytes keys sharing one text, scan",
+                  lambda: gen_bytes_keys_of_one_text(200000, 200000),
+                  command=SCAN, wall=1.0))
+    c.append(Case("200k READONLY_BUFFER keys of one 200 KB bytes",
+                  lambda: gen_bytes_keys_of_one_text(200000, 200000, True),
+                  check=expect_json_root(one_key_dict, 5), wall=1.0))
+    c.append(Case("60,000 BUILDs under one 300k-char class, trace",
+                  lambda: gen_builds_under_one_long_class(300000, 60000),
+                  command=("trace",), status=1, wall=1.0))
+    c.append(Case("60,000 BUILDs under one 300k-char class, scan",
+                  lambda: gen_builds_under_one_long_class(300000, 60000),
+                  command=SCAN, status=1, wall=0.4))
     c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",
                   lambda: gen_stack_globals_of_one_name(65536, 26000),
                   command=SCAN, status=1,

@@ -165,6 +165,33 @@ TEST(GraphUnhashable, ATupleFoundUnhashableStaysSoWithItsCulprit) {
       << o->message();
 }
 
+// Long texts are found by where they live before they are hashed
+// (Graph::long_text_ids_): nodes sharing one text get its id without
+// hashing it again, and that shortcut must not confuse texts that merely
+// start at the same place, or equal texts that live apart.
+TEST(GraphCanon, LongTextsSharedOrApart) {
+  Graph g;
+  const std::string text(1000, 'x');
+  const std::string copy = text;
+  Node* a = g.NewBytes(Kind::kBytes, text, /*copy=*/false);
+  Node* b = g.NewBytes(Kind::kBytes, text, /*copy=*/false);  // shares it
+  Node* prefix = g.NewBytes(Kind::kBytes,
+                            std::string_view(text).substr(0, 999), false);
+  Node* apart = g.NewBytes(Kind::kBytes, copy, /*copy=*/false);
+  Node* as_str = g.NewStr(text, /*has_surrogates=*/false, /*copy=*/false);
+  uint32_t ia = 0, ib = 0, ip = 0, iapart = 0, istr = 0;
+  Node* culprit = nullptr;
+  ASSERT_EQ(g.Canon(a, &ia, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(b, &ib, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(prefix, &ip, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(apart, &iapart, &culprit), GraphErr::kOk);
+  ASSERT_EQ(g.Canon(as_str, &istr, &culprit), GraphErr::kOk);
+  EXPECT_EQ(ia, ib);      // b'x' * 1000 == b'x' * 1000
+  EXPECT_EQ(ia, iapart);  // equal bytes elsewhere: still equal
+  EXPECT_NE(ia, ip);      // b'x' * 999 differs
+  EXPECT_NE(ia, istr);    // 'x' * 1000 != b'x' * 1000 in Python 3
+}
+
 TEST(GraphUnhashable, SetMembers) {
   // TypeError: unhashable type: 'list'
   EXPECT_EQ(StrictErr(R"(\x8f(]\x90.)"), "unhashable@3 ADDITEMS");

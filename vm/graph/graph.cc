@@ -308,9 +308,21 @@ GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit,
       *culprit = n;
       return GraphErr::kUnhashable;
   }
-  *id = n->canon = lasting.data() != nullptr
-                       ? Intern(tag, lasting, text_lasts)
-                       : Intern(tag, scratch_, false);
+  if (lasting.data() == nullptr) {
+    *id = n->canon = Intern(tag, scratch_, false);
+  } else if (lasting.size() < kLongText || !text_lasts) {
+    *id = n->canon = Intern(tag, lasting, text_lasts);
+  } else {
+    const TextAt at{lasting.data(), lasting.size(), tag};
+    if (auto it = long_text_ids_.find(at); it != long_text_ids_.end()) {
+      *id = n->canon = it->second;
+    } else {
+      // Interned first: if that throws (the graph's budget), no entry is
+      // left without its id.
+      *id = n->canon = Intern(tag, lasting, text_lasts);
+      long_text_ids_.emplace(at, *id);
+    }
+  }
   return GraphErr::kOk;
 }
 

@@ -688,8 +688,20 @@ class Machine {
   uint8_t joblib_fields_[kJoblibFields] = {};
   std::vector<Node*> globals_;  // record mode: every global made
   std::vector<Policy::Resolved> resolved_;  // see Named()
-  // Record mode: classes whose __setstate__ a BUILD replaced, by name.
-  absl::flat_hash_map<std::string, Node*> class_setstate_;
+  // Record mode: classes whose __setstate__ a BUILD replaced, by name
+  // (ClassKey).
+  absl::flat_hash_map<uint32_t, Node*> class_setstate_;
+  // A global's key in class_setstate_: its name's canonical id, which the
+  // node keeps once found, so a BUILD looks up its class without hashing
+  // the name again (a name is as long as the stream makes it, and every
+  // BUILD on an instance looks: 1.2 MB of BUILDs under one long name took
+  // 10 s).
+  uint32_t ClassKey(Node* global) {
+    uint32_t id = 0;
+    Node* culprit = nullptr;
+    (void)g_.Canon(global, &id, &culprit);  // a global is always hashable
+    return id;
+  }
   // Record mode: BUILD states (their own keys, not a shape's) found to set
   // a dunder name, and the first such key (see CheckStateKeys).
   absl::flat_hash_map<const Node*, const Node*> dunder_keys_;
@@ -1294,7 +1306,7 @@ absl::Status Machine::DoBuild() {
       // replacement.  (Only record mode plants one: strict refuses a BUILD
       // on a class.)
       if (!class_setstate_.empty() && r->callable->kind == Kind::kGlobal) {
-        auto it = class_setstate_.find(ToAbsl(r->callable->a.global->joined));
+        auto it = class_setstate_.find(ClassKey(r->callable));
         if (it != class_setstate_.end()) {
           if (r->builds < 255) ++r->builds;
           return SetstateCall(it->second, state);
@@ -1361,13 +1373,13 @@ absl::Status Machine::DoBuild() {
         // slot-state form): a call in all but name.
         // A __setstate__ an earlier BUILD planted on this class is what
         // CPython calls now.
-        if (auto it = class_setstate_.find(ToAbsl(inst->a.global->joined));
+        if (auto it = class_setstate_.find(ClassKey(inst));
             it != class_setstate_.end()) {
           return SetstateCall(it->second, state);
         }
         AddFinding(inst, Use::kCall, false, "BUILD sets attributes");
         if (Node* fn = StateAttr(state, "__setstate__")) {
-          class_setstate_[std::string(inst->a.global->joined)] = fn;
+          class_setstate_[ClassKey(inst)] = fn;
         }
         return absl::OkStatus();
       }
