@@ -993,6 +993,11 @@ def cases():
     c.append(Case("60,000 BUILDs under one 300k-char class, scan",
                   lambda: gen_builds_under_one_long_class(300000, 60000),
                   command=SCAN, status=1, wall=0.4))
+    c.append(Case("40,000 nested MARKs, dis",
+                  MARK * 40000 + STOP, command=("dis",),
+                  check=lambda out, n: None if len(out) < 8 * MIB
+                  else "dis wrote %d bytes (indentation past 32 MARKs)"
+                  % len(out), wall=1.0))
     c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",
                   lambda: gen_stack_globals_of_one_name(65536, 26000),
                   command=SCAN, status=1,

@@ -788,6 +788,35 @@ TEST(Dis, NestedMarks) {
             , true);
 }
 
+TEST(Dis, DeepMarksStopIndentingAndShowTheirDepth) {
+  // pickletools indents by 4 blanks per open MARK without end; past
+  // max_indent_marks (here 2) the indentation stays and the depth shows.
+  DisOptions options;
+  options.max_indent_marks = 2;
+  DisOutcome o = RunDis(Py(R"pkl((((K\x01ttt0N.)pkl"), options);
+  EXPECT_EQ(o.text,
+            R"dis(    0: (    MARK)dis" "\n"
+            R"dis(    1: (        MARK)dis" "\n"
+            R"dis(    2: (            MARK)dis" "\n"
+            R"dis(    3: K            [depth 3] BININT1    1)dis" "\n"
+            R"dis(    5: t            [depth 3] TUPLE      (MARK at 2))dis" "\n"
+            R"dis(    6: t            TUPLE      (MARK at 1))dis" "\n"
+            R"dis(    7: t        TUPLE      (MARK at 0))dis" "\n"
+            R"dis(    8: 0    POP)dis" "\n"
+            R"dis(    9: N    NONE)dis" "\n"
+            R"dis(   10: .    STOP)dis" "\n"
+            R"dis(highest protocol among opcodes = 1)dis" "\n");
+  // 40,000 nested MARKs at the default: at most 32 levels of indentation
+  // a line (pickletools would print 3.2 GB).
+  std::string deep(40000, '(');
+  deep += ".";
+  o = RunDis(deep);
+  EXPECT_LT(o.text.size(), 40001u * (12 + 4 * 32 + 16 + 8));
+  EXPECT_NE(o.text.find("39999: (    " + std::string(4 * 32, ' ') +
+                        "[depth 39999] MARK"),
+            std::string::npos);
+}
+
 TEST(Dis, PopOfMark) {
   // pickletools.dis(ok)
   ExpectDis(Py(R"pkl(K\x01(0.)pkl"),

@@ -1,5 +1,6 @@
 #include "vm/emit/dis.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -273,7 +274,12 @@ absl::Status Disassemble(std::string_view input, uint64_t start,
     line += code_repr;
     if (code_repr.size() < 4) line.append(4 - code_repr.size(), ' ');
     line.push_back(' ');
-    line.append(static_cast<size_t>(options.indent) * indent_level, ' ');
+    line.append(static_cast<size_t>(options.indent) *
+                    std::min(indent_level, options.max_indent_marks),
+                ' ');
+    if (indent_level > options.max_indent_marks) {
+      StrAppend(&line, "[depth ", indent_level, "] ");
+    }
     line.append(info->name);
     if (info->arg != ArgKind::kNone || !markmsg.empty()) {
       if (info->name.size() < 10) line.append(10 - info->name.size(), ' ');

@@ -19,6 +19,11 @@ namespace picklevm {
 
 struct DisOptions {
   int indent = 4;                  // blanks per open MARK
+  // Indentation stops growing past this many open MARKs; a deeper line
+  // shows its depth instead ("[depth N] ").  pickletools indents without
+  // end, so 40 KB of nested MARKs printed 3.2 GB: this keeps a line's
+  // indentation at most indent * max_indent_marks blanks.
+  size_t max_indent_marks = 32;
   uint64_t max_int_digits = 4300;  // longer ints print as <int of N bytes>
   // joblib's inline arrays (from a record-mode run): raw data is one line;
   // an object array's own pickle is disassembled in place and its STOP does
