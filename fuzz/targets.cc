@@ -140,7 +140,7 @@ std::unique_ptr<TraceRun> RunTrace(std::string_view stream, bool fast_path) {
   t->status = RunAllPickles(stream, o, &t->graph, &t->runs);
   TraceReport report{SourceInfo{}, &t->runs, t->status, o.limits.max_depth};
   OutBuffer json;
-  WriteTraceJson(report, &t->graph, &json);
+  WriteTraceJson(report, &json);
   t->json = std::move(json.data);
   return t;
 }

@@ -442,7 +442,7 @@ int Trace(const Args& args) {
   out.flush = WriteStdout;
   TraceReport report{source, &runs, s, args.limits.max_depth};
   if (args.format == "json") {
-    WriteTraceJson(report, &graph, &out);
+    WriteTraceJson(report, &out);
   } else {
     WriteTracePython(report, &out);
   }

@@ -1140,6 +1140,25 @@ def cases():
                   lambda: gen_compressed("dicts", "zlib"), command=SCAN,
                   status=2, wall=2.0,
                   bound=compressed_bound(COMPRESSED_STREAM)))
+    # What came before the budget ran out is still reported: scan's
+    # verdict (the global named) and trace's calls with their arguments.
+    def system_then(body):
+        return zlib.compress(proto(2) + b"cos\nsystem\n" + body, 9)
+    lists = (MARK + NONE * 3000000 + LIST + POP) * 3 + NONE + STOP
+    c.append(Case("compressed: os.system named, then 27 MiB of lists, scan",
+                  lambda: system_then(POP + lists), command=SCAN, status=1,
+                  check=lambda out, n: None if b'"os:system"' in out
+                  else "no os:system finding: %r" % out[:200],
+                  bound=compressed_bound(len(lists) + 32)))
+    dicts = (EMPTY_DICT + POP) * 3000000 + NONE + STOP
+    c.append(Case("compressed: os.system call, then 6M dicts, trace json",
+                  lambda: system_then(binunicode("echo pwned") + TUPLE1 +
+                                      b"R" + POP + dicts),
+                  command=("trace", "--format", "json"), status=1,
+                  check=lambda out, n: None
+                  if b'"args":["echo pwned"]' in out
+                  else "the call's arguments are lost: %r" % out[:300],
+                  bound=compressed_bound(len(dicts) + 64)))
     # A compressed list of 1M small ints (2 MB of stream, 3 KB of zlib)
     # loads.  One of 4M (8 MB, 13 KB) needs about 70 MB of graph (its
     # array, and the ones it outgrew), past the default for a file that

@@ -135,6 +135,73 @@ TEST(LimitGraphBytes, ArenaPastTheBudgetFailsAtTheOpcode) {
   }
 }
 
+// The fast path keeps its position in a register and must not throw: a
+// growth the budget refuses fails there, and the general path runs the
+// opcode again and reports it.  Both paths give the same error at the same
+// offset (the fuzz targets compare them).
+TEST(LimitGraphBytes, FastAndGeneralPathsFailAtTheSameOpcode) {
+  std::string lists = "\x80\x02";  // three lists of 15,000 Nones
+  for (int i = 0; i < 3; ++i) lists += Repeat("(", "N", 15000, "l0");
+  lists += "N.";
+  std::string appends = "]";  // one list, 100,000 single APPENDs
+  appends += Repeat("", "Na", 100000, ".");
+  std::string setitems = "}";  // one dict, 40,000 distinct int keys
+  for (int i = 0; i < 40000; ++i) {
+    setitems += 'J';
+    setitems.append(reinterpret_cast<const char*>(&i), 4);
+    setitems += "Ns";
+  }
+  setitems += ".";
+  const struct {
+    const std::string* stream;
+    const char* error;
+  } cases[] = {{&lists, "limit@45009 LIST"},
+               {&appends, nullptr},
+               {&setitems, nullptr}};
+  for (const auto& c : cases) {
+    std::string at[2], message[2];
+    for (bool fast : {false, true}) {
+      MachineOptions o;
+      o.fast_path = fast;
+      o.limits.max_graph_bytes = 300000;
+      auto out = LoadWith(*c.stream, o);
+      at[fast] = ErrorAt(*out);
+      message[fast] = out->message();
+      EXPECT_NE(message[fast].find("graph memory exceeds --max-graph-bytes "
+                                   "(300000)"),
+                std::string::npos)
+          << message[fast];
+    }
+    EXPECT_EQ(at[0], at[1]);
+    EXPECT_EQ(message[0], message[1]);
+    EXPECT_EQ(at[1].find(" -"), std::string::npos) << at[1];  // an opcode
+    if (c.error != nullptr) {
+      EXPECT_EQ(at[1], c.error);
+    }
+  }
+}
+
+// An allocation past the budget in the general path throws out of
+// whatever made it (here a GLOBAL's 600 KB name); the run still ends as
+// every error does: record mode reports the globals named before it
+// (scan's verdict rests on them; they were lost when the throw left the
+// machine), and the error names the opcode.
+TEST(LimitGraphBytes, AThrowEndsTheRunLikeAnyError) {
+  const std::string s =
+      "cos\nsystem\n0c" + std::string(600000, 'm') + "\nX\n.";
+  MachineOptions o;
+  o.mode = Mode::kRecord;  // (strict refuses os.system where it is named)
+  o.limits.max_graph_bytes = 1 << 19;
+  auto out = LoadWith(s, o);
+  EXPECT_EQ(ErrorAt(*out), "limit@12 GLOBAL");
+  EXPECT_NE(out->message().find("graph memory exceeds --max-graph-bytes"),
+            std::string::npos)
+      << out->message();
+  EXPECT_NE(pvtest::LogText(out->result).find("\nos:system reference 0"),
+            std::string::npos)
+      << pvtest::LogText(out->result);
+}
+
 TEST(LimitGraphBytes, BoundsTheStack) {
   // None is a singleton (no arena memory), so only the stack grows: a
   // 1 MiB budget allows 65,536 stack items and MARKs.  The MARK at 0 is

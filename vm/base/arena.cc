@@ -119,8 +119,13 @@ Arena::~Arena() {
   for (const Block& b : blocks_) FreeBlock(b);
 }
 
-Arena::Block Arena::NewBlock(size_t size) {
-  if (size >= kHugeBlock && !kAddressSanitizer) {
+size_t Arena::MappedSize(size_t size) {
+  if (size < kHugeBlock || kAddressSanitizer) return size;
+  return (size + kHugeBlock - 1) & ~(kHugeBlock - 1);
+}
+
+Arena::Block Arena::NewBlock(size_t size, bool map) {
+  if (map && size >= kHugeBlock && !kAddressSanitizer) {
     // Round up to whole huge pages and over-map by one so the block can
     // start on a 2 MiB boundary; the unused head and tail are unmapped.
     size_t want = (size + kHugeBlock - 1) & ~(kHugeBlock - 1);
@@ -162,36 +167,37 @@ void Arena::ReserveBlockSlot() {
 
 void* Arena::AllocateSlow(size_t size, size_t align) {
   // Checked before anything is allocated, so a refusal leaves the arena as
-  // it was.  (A mapped block is rounded up to whole huge pages and may pass
-  // the budget by less than one.)
+  // it was.  Blocks are counted at the size they really take: a mapped
+  // one is whole huge pages, and where that rounding would pass the budget
+  // the block is an exact one from new[] instead.
   const size_t left =
       bytes_reserved_ < budget_ ? budget_ - bytes_reserved_ : 0;
-  if (size > left || align > left - size) throw ArenaBudgetExceeded();
-  size_t big_threshold = next_block_ / 4;
-  const bool own_block = size + align > big_threshold;
-  if (!soft_exceeded_ &&
-      bytes_reserved_ + (own_block ? size + align : next_block_) >
-          soft_budget_) {
-    soft_exceeded_ = true;
-    if (signal_ != nullptr) *signal_ = 0;
+  if (size > left || align > left - size) {
+    MarkOverBudget();
+    throw ArenaBudgetExceeded();
   }
+  const bool own_block = size + align > next_block_ / 4;
+  // Near the budget a shared block shrinks to what is left (it holds
+  // `size`: size + align <= left).
+  const size_t want =
+      own_block ? size + align : (next_block_ <= left ? next_block_ : left);
+  const bool map = MappedSize(want) <= left;
+  const size_t taken = map ? MappedSize(want) : want;
+  if (!soft_exceeded_ && bytes_reserved_ + taken > soft_budget_) {
+    MarkOverBudget();
+  }
+  ReserveBlockSlot();  // so push_back cannot throw and leak the block
+  Block b = NewBlock(want, map);
+  blocks_.push_back(b);
+  bytes_reserved_ += b.size;
   if (own_block) {
     // A big allocation gets a block of its own, so a few huge strings do
     // not waste the tail of a shared one.
-    ReserveBlockSlot();  // so push_back cannot throw and leak the block
-    Block b = NewBlock(size + align);
-    blocks_.push_back(b);
-    bytes_reserved_ += b.size;
     bytes_used_ += size;
     uintptr_t p = (reinterpret_cast<uintptr_t>(b.data) + align - 1) &
                   ~(uintptr_t{align} - 1);
     return reinterpret_cast<void*>(p);
   }
-  ReserveBlockSlot();
-  // Near the budget the block shrinks to what is left (it holds `size`).
-  Block b = NewBlock(next_block_ <= left ? next_block_ : left);
-  blocks_.push_back(b);
-  bytes_reserved_ += b.size;
   cur_ = b.data;
   end_ = b.data + b.size;
   if (next_block_ < kMaxBlock) next_block_ *= 2;

@@ -88,8 +88,26 @@ class Arena {
     signal_ = signal;
   }
   size_t budget() const { return budget_; }
-  // A block passed seven eighths of the budget.
+  // A block passed seven eighths of the budget (or CanAllocate said no).
   bool soft_exceeded() const { return soft_exceeded_; }
+  // Whether Allocate(size, align) stays within the budget.  If not, the
+  // arena counts as past its soft limit (see LimitReserved) and nothing is
+  // allocated.  Growth that would throw asks first and fails instead
+  // (ArenaVec, a dict's arrays, a sequence's items), so that the machine's
+  // fast path, which keeps its position in a register, never throws: it
+  // leaves the opcode to the general path, which reports it at its offset.
+  bool CanAllocate(size_t size, size_t align = alignof(std::max_align_t)) {
+    uintptr_t p = (reinterpret_cast<uintptr_t>(cur_) + align - 1) &
+                  ~(uintptr_t{align} - 1);
+    if (cur_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
+      return true;
+    }
+    const size_t left =
+        bytes_reserved_ < budget_ ? budget_ - bytes_reserved_ : 0;
+    if (size <= left && align <= left - size) return true;
+    MarkOverBudget();
+    return false;
+  }
 
   // Bytes of freed blocks this thread keeps for its next graphs (at most
   // a few MiB; see arena.cc).
@@ -105,10 +123,17 @@ class Arena {
     size_t size;
     bool mapped;
   };
-  static Block NewBlock(size_t size);
+  // A block of `size` bytes; with `map`, one of kHugeBlock or more is
+  // mapped and rounded up to whole huge pages (MappedSize).
+  static Block NewBlock(size_t size, bool map);
+  static size_t MappedSize(size_t size);
   static void FreeBlock(const Block& b);
   void ReserveBlockSlot();
   void* AllocateSlow(size_t size, size_t align);
+  void MarkOverBudget() {
+    soft_exceeded_ = true;
+    if (signal_ != nullptr) *signal_ = 0;
+  }
 
   static constexpr size_t kHugeBlock = size_t{2} << 20;
   // Growth stops here: a partly used last block wastes address space, not
@@ -154,18 +179,26 @@ struct ArenaVec {
   // for SETITEMS: no doubling waste).
   bool Reserve(Arena& arena, uint64_t need) {
     if (need <= capacity) return true;
-    if (need > UINT32_MAX) return false;
+    if (need > UINT32_MAX || !arena.CanAllocate(need * sizeof(T), alignof(T))) {
+      return false;
+    }
     T* fresh = arena.NewArray<T>(need);
     if (size) std::memcpy(fresh, data, size * sizeof(T));
     data = fresh;
     capacity = static_cast<uint32_t>(need);
     return true;
   }
-  bool Grow(Arena& arena, uint64_t need) {
-    if (need > UINT32_MAX) return false;
+  // The capacity Grow gives for `need` elements.
+  static uint64_t GrownCapacity(uint32_t capacity, uint64_t need) {
     uint64_t cap = capacity == 0 ? 4 : uint64_t{capacity} * 2;
     while (cap < need) cap *= 2;
-    if (cap > UINT32_MAX) cap = UINT32_MAX;
+    return cap > UINT32_MAX ? UINT32_MAX : cap;
+  }
+  // False past 2^32-1 elements or the arena's budget (nothing changed).
+  bool Grow(Arena& arena, uint64_t need) {
+    if (need > UINT32_MAX) return false;
+    const uint64_t cap = GrownCapacity(capacity, need);
+    if (!arena.CanAllocate(cap * sizeof(T), alignof(T))) return false;
     T* fresh = arena.NewArray<T>(cap);
     if (size) std::memcpy(fresh, data, size * sizeof(T));
     data = fresh;

@@ -297,7 +297,7 @@ bool AnyDisallowed(const std::vector<RunResult>& runs) {
   return false;
 }
 
-void WriteTraceJson(const TraceReport& report, Graph* graph, OutBuffer* out) {
+void WriteTraceJson(const TraceReport& report, OutBuffer* out) {
   std::string& o = out->data;
   o.append("{\"format\":\"picklevm-trace/1\",\"source\":");
   AppendSourceJson(report.source, &o);
@@ -320,7 +320,8 @@ void WriteTraceJson(const TraceReport& report, Graph* graph, OutBuffer* out) {
       // Each call's arguments are one value of their own ($id space): a
       // list node over them, not a copy (a stream may unpack one big tuple
       // in any number of calls).
-      Node* args = graph->NewListView(c.args);
+      WideNode storage(Kind::kList);
+      Node* args = Graph::ListView(&storage, c.args);
       JsonEncoder enc;
       if (args != nullptr && enc.Prepare({args}, report.max_depth).ok()) {
         enc.Write(args, out);

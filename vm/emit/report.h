@@ -28,7 +28,7 @@ bool AnyDisallowed(const std::vector<RunResult>& runs);
 
 // {"format":"picklevm-trace/1","source":{...},"calls":[...],"findings":[...],
 //  "graphs":[<picklevm-graph/1>, ...],"error":null|"..."}
-void WriteTraceJson(const TraceReport& report, Graph* graph, OutBuffer* out);
+void WriteTraceJson(const TraceReport& report, OutBuffer* out);
 
 // Python-like code: imports, one assignment per call, `result = ...`.
 void WriteTracePython(const TraceReport& report, OutBuffer* out);

@@ -192,12 +192,14 @@ uint32_t Graph::Intern(char tag, std::string_view bytes, bool lasting) {
   // A model interns a few dozen keys: starting with room for them spares
   // the table four rehashes per decode.
   if (canon_table_.empty()) canon_table_.reserve(kTablesStart);
-  auto it = canon_table_.lazy_emplace(
-      CanonKey{bytes, tag}, [&](const auto& construct) {
-        construct(CanonKey{lasting ? bytes : arena_.CopyString(bytes), tag},
-                  next_id_++);
-      });
-  return it->second;
+  if (auto it = canon_table_.find(CanonKey{bytes, tag});
+      it != canon_table_.end()) {
+    return it->second;
+  }
+  // Copied before the entry is made: a copy the graph's budget refuses
+  // (it throws) leaves no entry without its text.
+  CanonKey key{lasting ? bytes : arena_.CopyString(bytes), tag};
+  return canon_table_.emplace(key, next_id_++).first->second;
 }
 
 GraphErr Graph::LeafCanon(Node* n, uint32_t* id, Node** culprit,
@@ -416,6 +418,16 @@ int64_t Graph::Find(const KeyIndex* index, uint32_t canon, uint32_t size,
   }
 }
 
+bool Graph::IndexFits(const KeyIndex* index, uint64_t size) {
+  if (size <= kLinearLimit) return true;
+  if (index != nullptr && index->mask != 0 && size * 2 <= index->mask) {
+    return true;
+  }
+  // Reindex's slots (fewer than 8 per entry) and a KeyIndex.
+  return arena_.CanAllocate(8 * size * sizeof(uint32_t) + 64 +
+                            sizeof(KeyIndex) + 2 * alignof(std::max_align_t));
+}
+
 template <typename KeyOf>
 void Graph::Reindex(KeyIndex* index, uint32_t size, KeyOf key_of) {
   uint64_t cap = 16;
@@ -456,6 +468,16 @@ void Graph::UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of) {
 
 bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
   if (need <= dict->values.capacity) return true;
+  if (need > UINT32_MAX) return false;
+  // Both arrays are asked for up front: the values must not grow if the
+  // keys then cannot (own keys keep the values' capacity).
+  const uint64_t cap =
+      exact ? need : ArenaVec<Node*>::GrownCapacity(dict->values.capacity, need);
+  const bool own_keys = dict->shape == nullptr && dict->values.size != 0;
+  if (!arena_.CanAllocate((own_keys ? 2 : 1) * cap * sizeof(Node*) +
+                          alignof(std::max_align_t))) {
+    return false;
+  }
   bool ok = exact ? dict->values.Reserve(arena_, need)
                   : dict->values.Grow(arena_, need);
   if (!ok) return false;
@@ -471,8 +493,17 @@ bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
 Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
                          const Node* ident) {
   if (shapes_.empty()) shapes_.reserve(kTablesStart);  // see Intern
-  auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
-  if (!fresh) return it->second;
+  const ShapeKey shape_key{from, canon, ident};
+  if (auto it = shapes_.find(shape_key); it != shapes_.end()) {
+    return it->second;
+  }
+  // All a new shape takes, asked for first (nullptr: the graph's budget
+  // refuses it, and nothing changed).
+  if (!arena_.CanAllocate(sizeof(Shape) + sizeof(KeyRun) +
+                          kShapeLimit * sizeof(Node*) +
+                          3 * alignof(std::max_align_t))) {
+    return nullptr;
+  }
   Shape* child = arena_.New<Shape>();
   child->size = static_cast<uint16_t>(from->size + 1);
   child->dunder_key =
@@ -493,7 +524,7 @@ Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
   }
   child->run = run;
   child->keys = run->keys;
-  it->second = child;
+  shapes_.emplace(shape_key, child);
   return child;
 }
 
@@ -549,6 +580,7 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
         return DictAppendOwn(dict, key, value);
       }
       to = ShapeChild(from, key, id, ident);
+      if (to == nullptr) return GraphErr::kTooLarge;  // the budget
       recent = {from, key, to};
       from->next = to;
       from->next_canon = id;
@@ -597,6 +629,7 @@ GraphErr Graph::DictAppendOwn(DictBody* dict, Node* key, Node* value) {
   if (size == dict->values.capacity && !DictGrow(dict, size + 1, false)) {
     return GraphErr::kTooLarge;
   }
+  if (!IndexFits(dict->index, size + 1)) return GraphErr::kTooLarge;
   dict->keys[size] = key;
   dict->values.data[size] = value;
   dict->values.size = size + 1;
@@ -658,7 +691,10 @@ GraphErr Graph::SetAdd(SetBody* set, Node* item) {
   if (Find(&set->index, id, set->items.size, key_of) >= 0) {
     return GraphErr::kOk;
   }
-  if (!set->items.push_back(arena_, item)) return GraphErr::kTooLarge;
+  if (!IndexFits(&set->index, set->items.size + 1) ||
+      !set->items.push_back(arena_, item)) {
+    return GraphErr::kTooLarge;
+  }
   UpdateIndex(&set->index, set->items.size, key_of);
   return GraphErr::kOk;
 }

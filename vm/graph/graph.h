@@ -124,6 +124,12 @@ class Graph {
   ABSL_ATTRIBUTE_ALWAYS_INLINE Node* NewSeq(Kind kind,
                                             absl::Span<Node* const> items) {
     if (items.size() > UINT32_MAX) return nullptr;
+    // Asked first (see Arena::CanAllocate); a refusal reads as the node
+    // limit, whose message names the budget then (over_budget()).
+    if (items.size() > 2 &&
+        !arena_.CanAllocate(items.size() * sizeof(Node*), alignof(Node*))) {
+      return nullptr;
+    }
     Node* n = Alloc(kind);
     if (!n || items.empty()) return n;
     if (kind == Kind::kTuple && items.size() <= 2) {
@@ -139,13 +145,14 @@ class Graph {
     n->b().v.size = n->b().v.capacity = static_cast<uint32_t>(items.size());
     return n;
   }
-  // A list node over `items`, which live as long as the graph (the arena:
-  // a CallEvent's args) and are not copied: for an emitter to write them as
-  // one value.  Nothing may append to it.
-  Node* NewListView(absl::Span<Node* const> items) {
+  // A list node over `items` (not copied, never written) made in
+  // `storage`: neither in the arena nor counted, so a printer can show a
+  // call's arguments as one value after the graph's budget or node limit
+  // ended the run (trace printed them as null then).
+  static Node* ListView(WideNode* storage, absl::Span<Node* const> items) {
     if (items.size() > UINT32_MAX) return nullptr;
-    Node* n = Alloc(Kind::kList);
-    if (!n || items.empty()) return n;
+    Node* n = &(new (storage) WideNode(Kind::kList))->node;
+    if (items.empty()) return n;
     n->a.items = const_cast<Node**>(items.data());  // never written
     n->b().v.size = n->b().v.capacity = static_cast<uint32_t>(items.size());
     return n;
@@ -316,6 +323,9 @@ class Graph {
   void UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of);
   template <typename KeyOf>
   void Reindex(KeyIndex* index, uint32_t size, KeyOf key_of);
+  // Whether UpdateIndex for `size` entries stays within the graph's budget
+  // (asked before an entry is added, so that a refusal changes nothing).
+  bool IndexFits(const KeyIndex* index, uint64_t size);
 
   Arena arena_;
   uint64_t node_count_ = 0;

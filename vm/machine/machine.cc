@@ -220,6 +220,10 @@ class Machine {
       case GraphErr::kNodeLimit: return NodeLimit();
       case GraphErr::kCopyLimit: return CopyLimit();
       case GraphErr::kTooLarge:
+        // Growth the graph's budget refused fails the same way.
+        if (g_.over_budget()) {
+          return Err(ErrorCode::kLimit, GraphBytesMessage(g_));
+        }
         return Err(ErrorCode::kLimit, "container exceeds 2^32-1 items");
     }
     return absl::OkStatus();
@@ -651,9 +655,12 @@ class Machine {
   ABSL_ATTRIBUTE_NOINLINE absl::Status FastRun();
   // The opcode at `offset` is the one errors name (FastRun's own
   // bookkeeping for the opcodes it hands to Step's code).
+  // FastRun hands an opcode to Step's code: its offset is known while that
+  // runs (FastRun sets in_fast_run_ again after).
   void AtOpcode(uint64_t offset, uint8_t op) {
     op_offset_ = offset;
     opcode_ = op;
+    in_fast_run_ = false;
     reader_.SetOpcode(offset, op);
   }
   bool FastMemoPut(uint64_t index);
@@ -2063,7 +2070,20 @@ absl::Status Machine::Step(const OpcodeInfo& info, const Operand& arg,
 }
 
 absl::Status Machine::Run() {
-  absl::Status s = Loop();
+  absl::Status s;
+  // The graph's budget (and memory the system refuses) ends the run like
+  // any other error: record mode still reports the globals named so far
+  // (scan's verdict rests on them).  What was built is consistent: the
+  // graph allocates before it changes anything.
+  try {
+    s = Loop();
+  } catch (const ArenaBudgetExceeded&) {
+    s = MakeError(ErrorCode::kLimit, op_offset(), opcode(),
+                  GraphBytesMessage(g_));
+  } catch (const std::bad_alloc&) {
+    s = MakeError(ErrorCode::kLimit, op_offset(), opcode(),
+                  "out of memory: the system refused the graph more memory");
+  }
   if (strict_) return s.ok() ? CheckReferences() : s;
   RecordGlobals(s.ok());
   return s;
@@ -2422,6 +2442,7 @@ absl::Status Machine::FastRun() {
         AtOpcode(pos, p[0]);
         const size_t mark = DropMark();
         absl::Status s = DoSetItems(mark);
+        in_fast_run_ = true;
         ++pos;
         if (ABSL_PREDICT_FALSE(!s.ok())) {
           reader_.SetPos(pos);
@@ -2477,6 +2498,7 @@ absl::Status Machine::FastRun() {
           case Op::kBuild: s = DoBuild(); break;
           default: s = DoNewobj(/*ex=*/false); break;
         }
+        in_fast_run_ = true;
         if (ABSL_PREDICT_FALSE(!s.ok())) return s;
         pos = reader_.pos();
         limit = reader_.limit();
@@ -2489,6 +2511,7 @@ absl::Status Machine::FastRun() {
         AtOpcode(pos, p[0]);
         bool stop = false;
         absl::Status s = Step(*LookupOpcode(p[0]), Operand{}, &stop);
+        in_fast_run_ = true;
         ++pos;
         if (ABSL_PREDICT_FALSE(!s.ok())) {
           reader_.SetPos(pos);
