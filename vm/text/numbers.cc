@@ -102,6 +102,34 @@ NumParse ParsePythonInt(std::string_view text, int base, uint64_t max_digits,
       return NumParse::kTooManyDigits;
     }
   }
+  if (base == 10) {
+    // A decimal int's canonical text is its own digits, without
+    // underscores and leading zeros: no arithmetic.  (A round trip through
+    // binary limbs, one multiply per digit and a division back, is
+    // quadratic: 10 MB of 4,300-digit ints took 2.2 s, CPython 0.2 s.)
+    std::string d;
+    d.reserve(ndigits);
+    for (size_t k = digits_start; k < digits_end; ++k) {
+      if (s[k] == '_' || (s[k] == '0' && d.empty())) continue;
+      d.push_back(s[k]);
+    }
+    if (d.size() <= 19) {  // below 2^64: maybe an int64
+      uint64_t v = 0;
+      for (char c : d) v = v * 10 + static_cast<uint64_t>(c - '0');
+      if (!negative && v <= uint64_t{INT64_MAX}) {
+        *out = PyInt{true, static_cast<int64_t>(v), {}};
+        return NumParse::kOk;
+      }
+      if (negative && v <= uint64_t{INT64_MAX} + 1) {
+        *out = PyInt{true, static_cast<int64_t>(0 - v), {}};
+        return NumParse::kOk;
+      }
+    }
+    out->is_small = false;
+    out->small = 0;
+    out->decimal = negative ? "-" + d : std::move(d);
+    return NumParse::kOk;
+  }
   // Accumulate into limbs (bounded above by the digit checks).
   Limbs mag;
   for (size_t k = digits_start; k < digits_end; ++k) {
