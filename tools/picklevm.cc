@@ -312,6 +312,42 @@ class FileHasher {
   std::thread thread_;
 };
 
+// An unnamed temporary file that holds a document until it may be printed.
+class Spool {
+ public:
+  Spool() = default;
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+  ~Spool() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  bool Open() {
+    file_ = std::tmpfile();
+    return file_ != nullptr;
+  }
+  void Write(std::string_view s) {
+    if (file_ != nullptr && std::fwrite(s.data(), 1, s.size(), file_) != s.size()) {
+      failed_ = true;
+    }
+  }
+  bool ok() const {
+    return file_ == nullptr || (!failed_ && std::fflush(file_) == 0);
+  }
+  void CopyToStdout() {
+    if (file_ == nullptr) return;
+    std::rewind(file_);
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, file_)) > 0) {
+      WriteStdout(std::string_view(buf, n));
+    }
+  }
+
+ private:
+  std::FILE* file_ = nullptr;
+  bool failed_ = false;
+};
+
 int Load(const Args& args) {
   const std::string& path = args.paths[0];
   int exit_code = kExitOk;
@@ -358,9 +394,17 @@ int Load(const Args& args) {
     emit.arrays = EmitOptions::Arrays::kFiles;
     emit.write_array = [&files](const ArrayInfo& a) { return files->Write(a); };
   }
-  // In files mode the document is held until every array is on disk, so a
-  // failed write prints nothing.
-  if (!files) out.flush = WriteStdout;
+  // In files mode the document waits until every array is on disk, so a
+  // failed write prints nothing: in an unnamed temporary file (the system
+  // removes it however the process ends), not in memory, since a document
+  // can be GBs (a stream sharing one value between many objects); in
+  // memory only if no temporary file can be made.
+  Spool spool;
+  if (!files) {
+    out.flush = WriteStdout;
+  } else if (spool.Open()) {
+    out.flush = [&spool](std::string_view s) { spool.Write(s); };
+  }
   if (auto s = WriteGraphDocument(source, run.protocol, run.root, run.warnings,
                                   args.limits.max_depth, &out, emit);
       !s.ok()) {
@@ -372,8 +416,15 @@ int Load(const Args& args) {
     return kExitMalformed;
   }
   if (files) {
+    out.Finish();  // the rest into the spool, if there is one
+    if (!spool.ok()) {
+      std::fprintf(stderr, "picklevm: %s: cannot write the document to a "
+                   "temporary file\n", path.c_str());
+      return kExitMalformed;
+    }
     files->Keep();
-    WriteStdout(out.data);
+    spool.CopyToStdout();
+    WriteStdout(out.data);  // without a spool, all of it
   }
   out.Finish();
   return kExitOk;

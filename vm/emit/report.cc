@@ -347,17 +347,21 @@ void WriteTraceJson(const TraceReport& report, OutBuffer* out) {
   absl::Status status = report.status;
   for (const RunResult& run : *report.runs) {
     if (run.root == nullptr) continue;
-    OutBuffer doc;
+    // Written in place, as it goes (a graph's document can be GBs when a
+    // stream shares one value between many calls: held whole, 35 KB took
+    // 600 MB).  A failed document writes nothing (WriteGraphDocument checks
+    // first), so only the comma before it is taken back.
+    if (!first) o.push_back(',');
     absl::Status ws = WriteGraphDocument(report.source, run.protocol, run.root,
-                                         run.warnings, report.max_depth, &doc);
+                                         run.warnings, report.max_depth, out);
     if (!ws.ok()) {
+      if (!first) o.pop_back();
       if (status.ok()) status = ws;
       break;
     }
-    if (!first) o.push_back(',');
     first = false;
-    if (!doc.data.empty() && doc.data.back() == '\n') doc.data.pop_back();
-    o.append(doc.data);
+    // The document's own line end (it ends in what is still buffered).
+    if (!o.empty() && o.back() == '\n') o.pop_back();
     out->MaybeFlush();
   }
   o.append("],\"error\":");
