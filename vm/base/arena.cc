@@ -165,6 +165,10 @@ void Arena::ReserveBlockSlot() {
   }
 }
 
+void* Arena::TryAllocateSlow(size_t size, size_t align) {
+  return CanAllocate(size, align) ? AllocateSlow(size, align) : nullptr;
+}
+
 void* Arena::AllocateSlow(size_t size, size_t align) {
   // Checked before anything is allocated, so a refusal leaves the arena as
   // it was.  Blocks are counted at the size they really take: a mapped

@@ -62,6 +62,24 @@ class Arena {
     static_assert(std::is_trivially_destructible_v<T>);
     return static_cast<T*>(Allocate(sizeof(T) * n, alignof(T)));
   }
+  // Allocate, or nullptr where the budget refuses it (the arena then counts
+  // as past its soft limit, see CanAllocate): for growth that must fail
+  // rather than throw.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void* TryAllocate(size_t size, size_t align) {
+    uintptr_t p = (reinterpret_cast<uintptr_t>(cur_) + align - 1) &
+                  ~(uintptr_t{align} - 1);
+    if (cur_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
+      cur_ = reinterpret_cast<char*>(p + size);
+      bytes_used_ += size;
+      return reinterpret_cast<void*>(p);
+    }
+    return TryAllocateSlow(size, align);
+  }
+  template <typename T>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE T* TryNewArray(size_t n) {
+    static_assert(std::is_trivially_destructible_v<T>);
+    return static_cast<T*>(TryAllocate(sizeof(T) * n, alignof(T)));
+  }
 
   std::string_view CopyString(std::string_view s) {
     if (s.empty()) return std::string_view();
@@ -130,6 +148,7 @@ class Arena {
   static void FreeBlock(const Block& b);
   void ReserveBlockSlot();
   void* AllocateSlow(size_t size, size_t align);
+  void* TryAllocateSlow(size_t size, size_t align);
   void MarkOverBudget() {
     soft_exceeded_ = true;
     if (signal_ != nullptr) *signal_ = 0;
@@ -179,14 +198,7 @@ struct ArenaVec {
   // for SETITEMS: no doubling waste).
   bool Reserve(Arena& arena, uint64_t need) {
     if (need <= capacity) return true;
-    if (need > UINT32_MAX || !arena.CanAllocate(need * sizeof(T), alignof(T))) {
-      return false;
-    }
-    T* fresh = arena.NewArray<T>(need);
-    if (size) std::memcpy(fresh, data, size * sizeof(T));
-    data = fresh;
-    capacity = static_cast<uint32_t>(need);
-    return true;
+    return need <= UINT32_MAX && MoveTo(arena, need);
   }
   // The capacity Grow gives for `need` elements.
   static uint64_t GrownCapacity(uint32_t capacity, uint64_t need) {
@@ -196,10 +208,13 @@ struct ArenaVec {
   }
   // False past 2^32-1 elements or the arena's budget (nothing changed).
   bool Grow(Arena& arena, uint64_t need) {
-    if (need > UINT32_MAX) return false;
-    const uint64_t cap = GrownCapacity(capacity, need);
-    if (!arena.CanAllocate(cap * sizeof(T), alignof(T))) return false;
-    T* fresh = arena.NewArray<T>(cap);
+    return need <= UINT32_MAX && MoveTo(arena, GrownCapacity(capacity, need));
+  }
+  // Moves the elements into a fresh array of `cap` (> size, <= 2^32-1);
+  // false, and nothing changed, where the arena's budget refuses it.
+  bool MoveTo(Arena& arena, uint64_t cap) {
+    T* fresh = arena.TryNewArray<T>(cap);
+    if (fresh == nullptr) return false;
     if (size) std::memcpy(fresh, data, size * sizeof(T));
     data = fresh;
     capacity = static_cast<uint32_t>(cap);

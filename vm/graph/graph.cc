@@ -168,6 +168,15 @@ bool Graph::Latin1Bytes(const Node* str, std::string_view* out) {
   return true;
 }
 
+Node* Graph::SetItems(Node* n, absl::Span<Node* const> items) {
+  Node** data = arena_.TryNewArray<Node*>(items.size());
+  if (data == nullptr) return nullptr;
+  std::memcpy(data, items.data(), items.size() * sizeof(Node*));
+  n->a.items = data;
+  n->b().v.size = n->b().v.capacity = static_cast<uint32_t>(items.size());
+  return n;
+}
+
 GraphErr Graph::ListAppend(Node* list, Node* item) {
   return ListExtend(list, absl::MakeConstSpan(&item, 1));
 }
@@ -192,13 +201,18 @@ uint32_t Graph::Intern(char tag, std::string_view bytes, bool lasting) {
   // A model interns a few dozen keys: starting with room for them spares
   // the table four rehashes per decode.
   if (canon_table_.empty()) canon_table_.reserve(kTablesStart);
+  if (lasting) {  // nothing to copy: one probe
+    auto [it, fresh] = canon_table_.try_emplace(CanonKey{bytes, tag}, next_id_);
+    if (fresh) ++next_id_;
+    return it->second;
+  }
   if (auto it = canon_table_.find(CanonKey{bytes, tag});
       it != canon_table_.end()) {
     return it->second;
   }
   // Copied before the entry is made: a copy the graph's budget refuses
   // (it throws) leaves no entry without its text.
-  CanonKey key{lasting ? bytes : arena_.CopyString(bytes), tag};
+  CanonKey key{arena_.CopyString(bytes), tag};
   return canon_table_.emplace(key, next_id_++).first->second;
 }
 
@@ -469,21 +483,18 @@ void Graph::UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of) {
 bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
   if (need <= dict->values.capacity) return true;
   if (need > UINT32_MAX) return false;
-  // Both arrays are asked for up front: the values must not grow if the
-  // keys then cannot (own keys keep the values' capacity).
   const uint64_t cap =
       exact ? need : ArenaVec<Node*>::GrownCapacity(dict->values.capacity, need);
-  const bool own_keys = dict->shape == nullptr && dict->values.size != 0;
-  if (!arena_.CanAllocate((own_keys ? 2 : 1) * cap * sizeof(Node*) +
-                          alignof(std::max_align_t))) {
-    return false;
-  }
-  bool ok = exact ? dict->values.Reserve(arena_, need)
-                  : dict->values.Grow(arena_, need);
-  if (!ok) return false;
+  // Own keys keep the values' capacity.  Both arrays are had before either
+  // is used, so a refusal of the second (the graph's budget) changes
+  // nothing.
+  Node** keys = nullptr;
   if (dict->shape == nullptr && dict->values.size != 0) {
-    // Own keys keep the values' capacity.
-    Node** keys = arena_.NewArray<Node*>(dict->values.capacity);
+    keys = arena_.TryNewArray<Node*>(cap);
+    if (keys == nullptr) return false;
+  }
+  if (!dict->values.MoveTo(arena_, cap)) return false;
+  if (keys != nullptr) {
     std::memcpy(keys, dict->keys, dict->values.size * sizeof(Node*));
     dict->keys = keys;
   }
@@ -493,17 +504,16 @@ bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
 Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
                          const Node* ident) {
   if (shapes_.empty()) shapes_.reserve(kTablesStart);  // see Intern
-  const ShapeKey shape_key{from, canon, ident};
-  if (auto it = shapes_.find(shape_key); it != shapes_.end()) {
-    return it->second;
-  }
   // All a new shape takes, asked for first (nullptr: the graph's budget
-  // refuses it, and nothing changed).
+  // refuses it, and nothing changed): the entry made below is then always
+  // filled in.
   if (!arena_.CanAllocate(sizeof(Shape) + sizeof(KeyRun) +
                           kShapeLimit * sizeof(Node*) +
                           3 * alignof(std::max_align_t))) {
     return nullptr;
   }
+  auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
+  if (!fresh) return it->second;
   Shape* child = arena_.New<Shape>();
   child->size = static_cast<uint16_t>(from->size + 1);
   child->dunder_key =
@@ -524,7 +534,7 @@ Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
   }
   child->run = run;
   child->keys = run->keys;
-  shapes_.emplace(shape_key, child);
+  it->second = child;
   return child;
 }
 

@@ -124,12 +124,6 @@ class Graph {
   ABSL_ATTRIBUTE_ALWAYS_INLINE Node* NewSeq(Kind kind,
                                             absl::Span<Node* const> items) {
     if (items.size() > UINT32_MAX) return nullptr;
-    // Asked first (see Arena::CanAllocate); a refusal reads as the node
-    // limit, whose message names the budget then (over_budget()).
-    if (items.size() > 2 &&
-        !arena_.CanAllocate(items.size() * sizeof(Node*), alignof(Node*))) {
-      return nullptr;
-    }
     Node* n = Alloc(kind);
     if (!n || items.empty()) return n;
     if (kind == Kind::kTuple && items.size() <= 2) {
@@ -139,11 +133,7 @@ class Graph {
       n->b().second = items.size() == 2 ? items[1] : nullptr;
       return n;
     }
-    Node** data = arena_.NewArray<Node*>(items.size());
-    std::memcpy(data, items.data(), items.size() * sizeof(Node*));
-    n->a.items = data;
-    n->b().v.size = n->b().v.capacity = static_cast<uint32_t>(items.size());
-    return n;
+    return SetItems(n, items);
   }
   // A list node over `items` (not copied, never written) made in
   // `storage`: neither in the arena nor counted, so a printer can show a
@@ -323,6 +313,11 @@ class Graph {
   void UpdateIndex(KeyIndex* index, uint32_t size, KeyOf key_of);
   template <typename KeyOf>
   void Reindex(KeyIndex* index, uint32_t size, KeyOf key_of);
+  // NewSeq's items array, out of line (the machine's fast path inlines
+  // NewSeq).  Refused by the graph's budget (Arena::TryAllocate): nullptr,
+  // as at the node limit, whose message names the budget then
+  // (over_budget()); the node made is left unused.
+  Node* SetItems(Node* n, absl::Span<Node* const> items);
   // Whether UpdateIndex for `size` entries stays within the graph's budget
   // (asked before an entry is added, so that a refusal changes nothing).
   bool IndexFits(const KeyIndex* index, uint64_t size);
