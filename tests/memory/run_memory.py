@@ -357,6 +357,30 @@ def compressed_stream(kind):
     raise ValueError(kind)
 
 
+def gen_builds_of_one_object(builds, plant=False):
+    """Record mode: one object BUILT `builds` times with one memoized dict
+    (3 bytes a BUILD); with `plant`, its class's __setstate__ is a
+    250-char global first, so every BUILD is a call and a finding.  The
+    log of calls, findings and warnings lived outside the graph's budget:
+    12 KB of zlib took 2 GB in scan and trace."""
+    head = proto(2) + b"c__main__\nFoo\n" + binput(1) + EMPTY_TUPLE + b"\x81"
+    if plant:
+        head += (binput(2) + EMPTY_DICT + binunicode("__setstate__") +
+                 b"cposix\n" + b"s" * 250 + b"\n" + SETITEM + b"b")
+    return head + EMPTY_DICT + binput(3) + POP + (binget(3) + b"b") * builds + STOP
+
+
+_COMPRESSED_BUILDS = {}
+
+
+def compressed_builds(plant):
+    # bz2 of 60 MB takes seconds: made once for the eight cases.
+    if plant not in _COMPRESSED_BUILDS:
+        _COMPRESSED_BUILDS[plant] = bz2.compress(
+            gen_builds_of_one_object(20000000, plant), 9)
+    return _COMPRESSED_BUILDS[plant]
+
+
 def gen_compressed(kind, codec):
     return CODECS[codec](compressed_stream(kind))
 
@@ -598,6 +622,16 @@ def gen_wrappers_of_one_args_tuple(items, calls):
             b"\x93" + binput(0) + POP + MARK + NONE * items + b"t" +
             binput(1) + POP + EMPTY_LIST + MARK +
             (binget(0) + binget(1) + b"\x81") * calls + b"e" + STOP)
+
+
+def gen_calls_of_many_args(items, calls):
+    """posix.system(S, S, ...) `calls` times: one tuple of `items` memo GETs
+    of one 5,000-char str S.  trace --format python cut each argument at
+    4 KB but built the whole statement: 1.2 GB for 205 KB."""
+    return (proto(2) + binunicode("x" * 5000) + binput(0) + POP +
+            b"cposix\nsystem\n" + binput(1) + POP + MARK +
+            binget(0) * items + b"t" + binput(2) + POP +
+            (binget(1) + binget(2) + b"R" + POP) * calls + NONE + STOP)
 
 
 def gen_persids_of_one_str(length, uses):
@@ -1017,6 +1051,9 @@ def cases():
     c.append(Case("1,500 wrappers sharing a 20k-item args tuple, --arrays",
                   lambda: gen_wrappers_of_one_args_tuple(20000, 1500),
                   ["--arrays", "{dir}"]))
+    c.append(Case("2 calls of 100k arguments (one 5 KB str), trace",
+                  lambda: gen_calls_of_many_args(100000, 2),
+                  command=("trace",), status=1, wall=1.0))
     c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",
                   lambda: gen_stack_globals_of_one_name(65536, 26000),
                   command=SCAN, status=1,
@@ -1166,6 +1203,18 @@ def cases():
                   lambda: gen_compressed("dicts", "zlib"), command=SCAN,
                   status=2, wall=2.0,
                   bound=compressed_bound(COMPRESSED_STREAM)))
+    # Record mode's log counts against the graph's budget.
+    for command, label in ((SCAN, "scan"), (("trace",), "trace"),
+                           (("trace", "--format", "json"), "trace json"),
+                           (("scan", "--format", "sarif"), "scan sarif")):
+        for plant in (False, True):
+            stream = 3 * 20000000 + 400
+            c.append(Case("compressed: 20M BUILDs of one object%s, %s" % (
+                              " (planted __setstate__)" if plant else "",
+                              label),
+                          lambda plant=plant: compressed_builds(plant),
+                          command=command, status=1, wall=3.0,
+                          bound=compressed_bound(stream)))
     # What came before the budget ran out is still reported: scan's
     # verdict (the global named) and trace's calls with their arguments.
     def system_then(body):

@@ -174,8 +174,7 @@ void* Arena::AllocateSlow(size_t size, size_t align) {
   // it was.  Blocks are counted at the size they really take: a mapped
   // one is whole huge pages, and where that rounding would pass the budget
   // the block is an exact one from new[] instead.
-  const size_t left =
-      bytes_reserved_ < budget_ ? budget_ - bytes_reserved_ : 0;
+  const size_t left = Left();
   if (size > left || align > left - size) {
     MarkOverBudget();
     throw ArenaBudgetExceeded();
@@ -187,7 +186,7 @@ void* Arena::AllocateSlow(size_t size, size_t align) {
       own_block ? size + align : (next_block_ <= left ? next_block_ : left);
   const bool map = MappedSize(want) <= left;
   const size_t taken = map ? MappedSize(want) : want;
-  if (!soft_exceeded_ && bytes_reserved_ + taken > soft_budget_) {
+  if (!soft_exceeded_ && bytes_reserved_ + outside_ + taken > soft_budget_) {
     MarkOverBudget();
   }
   ReserveBlockSlot();  // so push_back cannot throw and leak the block

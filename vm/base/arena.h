@@ -106,6 +106,17 @@ class Arena {
     signal_ = signal;
   }
   size_t budget() const { return budget_; }
+  // Memory the graph's owner keeps for it outside the arena (the machine's
+  // log of calls, findings and warnings: a stream makes one per BUILD of
+  // one object, 3 bytes each), counted against the same budget.  Past it,
+  // throws ArenaBudgetExceeded as an allocation would.
+  void ChargeOutside(size_t bytes) {
+    if (bytes > Left()) {
+      MarkOverBudget();
+      throw ArenaBudgetExceeded();
+    }
+    outside_ += bytes;
+  }
   // A block passed seven eighths of the budget (or CanAllocate said no).
   bool soft_exceeded() const { return soft_exceeded_; }
   // Whether Allocate(size, align) stays within the budget.  If not, the
@@ -120,8 +131,7 @@ class Arena {
     if (cur_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
       return true;
     }
-    const size_t left =
-        bytes_reserved_ < budget_ ? budget_ - bytes_reserved_ : 0;
+    const size_t left = Left();
     if (size <= left && align <= left - size) return true;
     MarkOverBudget();
     return false;
@@ -149,6 +159,11 @@ class Arena {
   void ReserveBlockSlot();
   void* AllocateSlow(size_t size, size_t align);
   void* TryAllocateSlow(size_t size, size_t align);
+  // What the budget has left for blocks and outside charges.
+  size_t Left() const {
+    const size_t taken = bytes_reserved_ + outside_;
+    return taken < budget_ ? budget_ - taken : 0;
+  }
   void MarkOverBudget() {
     soft_exceeded_ = true;
     if (signal_ != nullptr) *signal_ = 0;
@@ -165,6 +180,7 @@ class Arena {
   size_t bytes_used_ = 0;
   size_t bytes_reserved_ = 0;
   size_t budget_ = SIZE_MAX;
+  size_t outside_ = 0;  // ChargeOutside
   size_t soft_budget_ = SIZE_MAX;
   uint64_t* signal_ = nullptr;
   bool soft_exceeded_ = false;

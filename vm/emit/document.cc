@@ -33,6 +33,7 @@ absl::Status WriteGraphDocument(const SourceInfo& source, int protocol,
   for (size_t i = 0; i < warnings.size(); ++i) {
     if (i) o.push_back(',');
     AppendJsonString(warnings[i], &o);
+    out->MaybeFlush();
   }
   o.append("]}\n");
   return absl::OkStatus();

@@ -340,6 +340,7 @@ void WriteTraceJson(const TraceReport& report, OutBuffer* out) {
       if (!first) o.push_back(',');
       first = false;
       AppendFindingJson(f, &o);
+      out->MaybeFlush();
     }
   }
   o.append("],\"graphs\":[");
@@ -429,22 +430,38 @@ void WriteTracePython(const TraceReport& report, OutBuffer* out) {
         std::string target = it != r.names.end() ? it->second : "<object>";
         StrAppend(&o, target, ".__setstate__(", r.Render(c.args[0]),
                   ")  # BUILD at offset ", c.offset, "\n");
+        out->MaybeFlush();
         continue;
       }
       std::string callee = c.callable->kind == Kind::kGlobal
                                ? r.GlobalName(c.callable->a.global)
                                : r.Render(c.callable);
+      // A statement is cut at kMaxStatement like a value: each argument
+      // is, and so is the list of them (100,000 arguments of one memoized
+      // str held 1.2 GB for one call).
       std::string args;
-      for (size_t i = 0; i < c.args.size(); ++i) {
+      for (size_t i = 0; i < c.args.size() && args.size() <= kMaxStatement;
+           ++i) {
         if (i) args += ", ";
         args += r.Render(c.args[i]);
       }
       if (c.kwargs != nullptr) {
-        for (uint32_t i = 0; i < c.kwargs_size; ++i) {
+        for (uint32_t i = 0;
+             i < c.kwargs_size && args.size() <= kMaxStatement; ++i) {
           Entry e = c.kwargs->a.dict->entry(i);
           if (!args.empty()) args += ", ";
-          StrAppend(&args, e.key->str(), "=", r.Render(e.value));
+          StrAppend(&args, Prefix(e.key->str(), true), "=",
+                    r.Render(e.value));
         }
+      }
+      if (args.size() > kMaxStatement) {
+        size_t cut = kMaxStatement;  // at a character boundary
+        while (cut > 0 &&
+               (static_cast<unsigned char>(args[cut]) & 0xC0) == 0x80) {
+          --cut;
+        }
+        args.resize(cut);
+        args += " ...<cut>";
       }
       std::string name = StrCat("_var", var++);
       std::string call = c.use == Use::kInstantiate
@@ -457,6 +474,7 @@ void WriteTracePython(const TraceReport& report, OutBuffer* out) {
       out->MaybeFlush();
     }
     for (const Finding& f : run.findings) {
+      out->MaybeFlush();
       if (f.use == "reference" && !f.allowed) {
         StrAppend(&o, "# offset ", f.offset, ": references ", f.global,
                   "  !! NOT ADMITTED BY THE POLICY\n");
@@ -499,6 +517,7 @@ void ScanWriter::Add(const ScanResult& r) {
         StrAppend(&o, first ? " " : ", ", FindingLabel(f), " (", f.use, " at ",
                   f.offset, ")");
         first = false;
+        out_->MaybeFlush();
       }
     }
     if (!r.error.empty()) StrAppend(&o, r.verdict == "unsafe" ? "; " : " ", r.error);
@@ -520,6 +539,7 @@ void ScanWriter::Add(const ScanResult& r) {
     for (size_t i = 0; i < r.findings.size(); ++i) {
       if (i) o.push_back(',');
       AppendFindingJson(r.findings[i], &o);
+      out_->MaybeFlush();
     }
     o.append("],\"error\":");
     if (r.error.empty()) {
@@ -549,39 +569,46 @@ void ScanWriter::Add(const ScanResult& r) {
                              "\",\"level\":\"error\",\"message\":{\"text\":");
     AppendJsonString(text, &res);
     StrAppend(&res, "},\"locations\":", location(f.offset), "}");
-    sarif_results_.push_back(std::move(res));
+    SarifResult(res);
   }
   if (!r.error.empty()) {
     std::string res =
         "{\"ruleId\":\"malformed\",\"level\":\"warning\",\"message\":{\"text\":";
     AppendJsonString(r.error, &res);
     StrAppend(&res, "},\"locations\":", location(0), "}");
-    sarif_results_.push_back(std::move(res));
+    SarifResult(res);
   }
+}
+
+void ScanWriter::SarifResult(std::string_view result) {
+  std::string& o = out_->data;
+  if (!sarif_started_) {
+    sarif_started_ = true;
+    o.append(
+        "{\"version\":\"2.1.0\",\"$schema\":"
+        "\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[{"
+        "\"tool\":{\"driver\":{\"name\":\"picklevm\",\"rules\":["
+        "{\"id\":\"unsafe-global\",\"shortDescription\":{\"text\":\"The pickle "
+        "imports or calls a global outside the policy\"}},"
+        "{\"id\":\"persistent-id\",\"shortDescription\":{\"text\":\"The pickle "
+        "asks for a persistent object the policy cannot see\"}},"
+        "{\"id\":\"extension-code\",\"shortDescription\":{\"text\":\"The pickle "
+        "names a global through copyreg's extension registry\"}},"
+        "{\"id\":\"malformed\",\"shortDescription\":{\"text\":\"The file is not "
+        "a valid pickle or joblib file, or a limit was exceeded\"}}]}},"
+        "\"results\":[");
+  }
+  if (result.empty()) return;  // (Finish: the head alone)
+  if (sarif_any_) o.push_back(',');
+  sarif_any_ = true;
+  o.append(result);
+  out_->MaybeFlush();
 }
 
 void ScanWriter::Finish() {
   if (format_ != "sarif") return;
-  std::string& o = out_->data;
-  o.append(
-      "{\"version\":\"2.1.0\",\"$schema\":"
-      "\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[{"
-      "\"tool\":{\"driver\":{\"name\":\"picklevm\",\"rules\":["
-      "{\"id\":\"unsafe-global\",\"shortDescription\":{\"text\":\"The pickle "
-      "imports or calls a global outside the policy\"}},"
-      "{\"id\":\"persistent-id\",\"shortDescription\":{\"text\":\"The pickle "
-      "asks for a persistent object the policy cannot see\"}},"
-      "{\"id\":\"extension-code\",\"shortDescription\":{\"text\":\"The pickle "
-      "names a global through copyreg's extension registry\"}},"
-      "{\"id\":\"malformed\",\"shortDescription\":{\"text\":\"The file is not "
-      "a valid pickle or joblib file, or a limit was exceeded\"}}]}},"
-      "\"results\":[");
-  for (size_t i = 0; i < sarif_results_.size(); ++i) {
-    if (i) o.push_back(',');
-    o.append(sarif_results_[i]);
-    out_->MaybeFlush();
-  }
-  o.append("]}]}\n");
+  SarifResult("");  // the head, if no result wrote it
+  out_->data.append("]}]}\n");
 }
 
 }  // namespace picklevm

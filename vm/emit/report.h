@@ -54,9 +54,14 @@ class ScanWriter {
   void Finish();  // SARIF is one document for the whole run
 
  private:
+  // SARIF's results are written as they come, after the document's head
+  // (written by the first Add or by Finish): a scan of many files, or of
+  // one with many findings, holds none of them.
+  void SarifResult(std::string_view result);
   std::string format_;
   OutBuffer* out_;
-  std::vector<std::string> sarif_results_;
+  bool sarif_started_ = false;
+  bool sarif_any_ = false;
 };
 
 }  // namespace picklevm

@@ -57,6 +57,8 @@ class Graph {
                          &max_nodes_);
   }
   bool over_budget() const { return arena_.soft_exceeded(); }
+  // See Arena::ChargeOutside (it throws past the budget).
+  void ChargeOutside(size_t bytes) { arena_.ChargeOutside(bytes); }
   // Items the builders copy out of a container the stream built earlier:
   // set(list), frozenset(list), copyreg._reconstructor's list or dict
   // state, a numpy dtype's fields (and the bytes of a bytearray that record
