@@ -202,6 +202,34 @@ TEST(LimitGraphBytes, AThrowEndsTheRunLikeAnyError) {
       << pvtest::LogText(out->result);
 }
 
+// Record mode's log (calls, findings, warnings) lives outside the arena
+// and counts against the budget: one object BUILT over and over (3 bytes
+// a BUILD, a logged call each) ends at the budget, at a BUILD; and the
+// repeated BUILD is warned once, not once per BUILD.
+TEST(LimitGraphBytes, RecordModesLogCounts) {
+  std::string s = "\x80\x02" "c__main__\nFoo\n)\x81}q\x03" "0";
+  for (int i = 0; i < 100000; ++i) s += "h\x03" "b";
+  s += ".";
+  MachineOptions o;
+  o.mode = Mode::kRecord;
+  o.limits.max_graph_bytes = 1 << 20;
+  auto out = LoadWith(s, o);
+  EXPECT_EQ(out->error.code, ErrorCode::kLimit) << out->message();
+  EXPECT_EQ(out->error.opcode, 'b') << ErrorAt(*out);
+  EXPECT_NE(out->message().find("graph memory exceeds --max-graph-bytes"),
+            std::string::npos)
+      << out->message();
+  EXPECT_LT(out->result.calls.size(), 100000u);
+  EXPECT_GT(out->result.calls.size(), 1000u);
+  EXPECT_EQ(out->result.warnings.size(), 1u);
+  // With room for it, every BUILD is logged, and still one warning.
+  o.limits.max_graph_bytes = 64 << 20;
+  out = LoadWith(s, o);
+  EXPECT_TRUE(out->ok()) << out->message();
+  EXPECT_EQ(out->result.calls.size(), 100001u);  // NEWOBJ, then the BUILDs
+  EXPECT_EQ(out->result.warnings.size(), 1u);
+}
+
 TEST(LimitGraphBytes, BoundsTheStack) {
   // None is a singleton (no arena memory), so only the stack grows: a
   // 1 MiB budget allows 65,536 stack items and MARKs.  The MARK at 0 is
