@@ -58,7 +58,7 @@ constexpr char kUsage[] =
     "FILE may be - for standard input.\n"
     "limits: --max-input-bytes N --max-depth N --max-memo N --max-stack N\n"
     "        --max-nodes N --max-int-digits N --max-decompressed-bytes N\n"
-    "        --max-copied-items N --max-graph-bytes N\n";
+    "        --max-copied-items N --max-graph-bytes N --max-output-bytes N\n";
 
 struct Args {
   std::string command;
@@ -97,6 +97,7 @@ std::optional<UsageError> Parse(int argc, char** argv, Args* a) {
       {"--max-decompressed-bytes", &a->limits.max_decompressed_bytes},
       {"--max-copied-items", &a->limits.max_copied_items},
       {"--max-graph-bytes", &a->limits.max_graph_bytes},
+      {"--max-output-bytes", &a->limits.max_output_bytes},
   };
   bool policy_command = a->command != "dis";
   for (int i = 2; i < argc; ++i) {
@@ -380,6 +381,7 @@ int Load(const Args& args) {
                     ContainerName(in.stream.codec, !run.joblib_regions.empty())};
   EmitOptions emit;
   emit.digests = &digests;
+  emit.max_output_bytes = in.limits.max_output_bytes;
   std::unique_ptr<ArrayFiles> files;
   OutBuffer out;
   if (args.arrays == "inline") {
@@ -491,9 +493,13 @@ int Trace(const Args& args) {
                     ContainerName(in.stream.codec, joblib)};
   OutBuffer out;
   out.flush = WriteStdout;
-  TraceReport report{source, &runs, s, args.limits.max_depth};
+  TraceReport report{source, &runs, s, args.limits.max_depth,
+                     in.limits.max_output_bytes};
   if (args.format == "json") {
-    WriteTraceJson(report, &out);
+    // Cut at --max-output-bytes: what was written is a whole document, and
+    // its "error" says where it stops; the exit status is the limit's.
+    absl::Status cut = WriteTraceJson(report, &out);
+    if (!cut.ok() && s.ok()) s = cut;
   } else {
     WriteTracePython(report, &out);
   }

@@ -634,6 +634,15 @@ def gen_calls_of_many_args(items, calls):
             (binget(1) + binget(2) + b"R" + POP) * calls + NONE + STOP)
 
 
+def gen_list_of_one_str(length, uses):
+    """One memoized `length`-char str in a list `uses` times (2 bytes a
+    use): graph-json.md writes a str in full at every place, so the
+    document is length x uses -- 4 GB from 1 MB, or a terabyte from 3.9 KB
+    of zlib -- and is refused before anything is written."""
+    return (proto(4) + binunicode("s" * length) + MEMOIZE + POP + EMPTY_LIST +
+            MARK + binget(0) * uses + b"e" + STOP)
+
+
 def gen_persids_of_one_str(length, uses):
     """BINPERSID `uses` times of one memoized `length`-char str: each
     finding kept the id's text (1.4 GB for 100 KB in scan before)."""
@@ -1045,15 +1054,38 @@ def cases():
                   check=lambda out, n: None if len(out) < 8 * MIB
                   else "dis wrote %d bytes (indentation past 32 MARKs)"
                   % len(out), wall=1.0))
+    # (Past the default --max-output-bytes: refused before writing; with
+    # the limit raised, written as it goes, in bounded memory.)
+    big_output = ["--max-output-bytes", "2000000000"]
     c.append(Case("1,500 wrappers sharing a 20k-item args tuple, trace json",
                   lambda: gen_wrappers_of_one_args_tuple(20000, 1500),
-                  command=("trace", "--format", "json")))
+                  big_output, command=("trace", "--format", "json")))
     c.append(Case("1,500 wrappers sharing a 20k-item args tuple, --arrays",
                   lambda: gen_wrappers_of_one_args_tuple(20000, 1500),
-                  ["--arrays", "{dir}"]))
+                  ["--arrays", "{dir}"] + big_output))
+    c.append(Case("1,500 wrappers sharing a 20k-item args tuple, load",
+                  lambda: gen_wrappers_of_one_args_tuple(20000, 1500),
+                  status=2, stderr=r"would exceed --max-output-bytes",
+                  wall=0.5))
     c.append(Case("2 calls of 100k arguments (one 5 KB str), trace",
                   lambda: gen_calls_of_many_args(100000, 2),
                   command=("trace",), status=1, wall=1.0))
+    c.append(Case("1 MB str in a list 4,000 times, load",
+                  lambda: gen_list_of_one_str(1 << 20, 4000),
+                  status=2, stderr=r"would exceed --max-output-bytes",
+                  wall=0.5))
+    c.append(Case("1 MB str in a list 4,000 times, trace json",
+                  lambda: gen_list_of_one_str(1 << 20, 4000),
+                  command=("trace", "--format", "json"), status=2,
+                  check=lambda out, n: None
+                  if b"would exceed --max-output-bytes" in out
+                  and len(out) < MIB else "not cut: %d bytes" % len(out),
+                  wall=0.5))
+    c.append(Case("compressed: 1 MB str in a list 1M times, load",
+                  lambda: zlib.compress(gen_list_of_one_str(1 << 20, MILLION),
+                                        9),
+                  status=2, stderr=r"would exceed --max-output-bytes",
+                  wall=1.0, bound=compressed_bound(3 * MIB)))
     c.append(Case("64k-char module name in 26,000 STACK_GLOBALs, scan",
                   lambda: gen_stack_globals_of_one_name(65536, 26000),
                   command=SCAN, status=1,
@@ -1075,7 +1107,12 @@ def cases():
                   command=SCAN, status=2,
                   wall=2.0))
     c.append(Case("100k-char str in 2,000 _codecs.encode calls",
-                  lambda: gen_encode_of_one_str(100000, 2000), wall=2.0))
+                  lambda: gen_encode_of_one_str(100000, 2000),
+                  ["--max-output-bytes", "1000000000"], wall=2.0))
+    c.append(Case("100k-char str in 2,000 _codecs.encode calls, default",
+                  lambda: gen_encode_of_one_str(100000, 2000),
+                  status=2, stderr=r"would exceed --max-output-bytes",
+                  wall=0.5))
     c.append(Case("100k-char str in 2,000 _codecs.encode calls, scan",
                   lambda: gen_encode_of_one_str(100000, 2000),
                   command=SCAN, wall=2.0))

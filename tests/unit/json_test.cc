@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/unit/test_util.h"
+#include "vm/api/pipeline.h"
 #include "vm/base/json_text.h"
 #include "vm/emit/document.h"
 #include "vm/emit/json.h"
@@ -800,6 +801,111 @@ TEST(JsonDefaultPolicy, StructuredDtypeFindsFieldsByName) {
   EXPECT_EQ(o->json, R"({"$dtype":{"names":[)" + names + R"(],"formats":[)" +
                          formats + R"(],"offsets":[)" + offsets +
                          R"(],"itemsize":40}})");
+}
+
+// ---- --max-output-bytes: the size a document is reckoned at ------------
+//
+// Prepare reckons what Write will write, so a document far larger than its
+// input is refused before anything is written.  The reckoning must never
+// be below the truth (or a limit could be passed) and close enough to it
+// that no ordinary document is refused: checked on every model fixture and
+// on streams of each kind of value.
+
+void ExpectEstimateBoundsTheDocument(Node* root, const std::string& what) {
+  for (auto arrays : {EmitOptions::Arrays::kSummary,
+                      EmitOptions::Arrays::kInline}) {
+    EmitOptions options;
+    options.arrays = arrays;
+    JsonEncoder enc(options);
+    ASSERT_TRUE(enc.Prepare({root}, 100000).ok()) << what;
+    OutBuffer out;
+    enc.Write(root, &out);
+    const uint64_t written = out.data.size();
+    EXPECT_GE(enc.estimate(), written) << what;
+    // Pessimism: short texts at their longest escaped form (8 bytes a
+    // byte), separators at 8 bytes; never near the 256 x input default.
+    EXPECT_LE(enc.estimate(), 16 * written + 256) << what;
+  }
+}
+
+TEST(OutputEstimate, NeverBelowWhatIsWrittenOnEveryModelFixture) {
+  auto policy = BuildPolicy(false, {});
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  size_t checked = 0;
+  for (const std::string& file : pvtest::ModelFixtures()) {
+    std::string data = pvtest::ReadFileBytes(file);
+    Stream stream;
+    if (!OpenStream(data, Limits{}, &stream).ok()) continue;
+    MachineOptions o;
+    o.policy = policy->get();
+    Graph g;
+    RunResult run;
+    if (!LoadFirstPickle(stream.bytes, o, &g, &run).ok()) continue;
+    ExpectEstimateBoundsTheDocument(run.root, file);
+    ++checked;
+  }
+  EXPECT_GT(checked, 600u);
+}
+
+TEST(OutputEstimate, NeverBelowWhatIsWrittenForEachKindOfValue) {
+  // pickle.dumps at protocol 4 of: ints of every width, floats, complex,
+  // texts short and long, escaped and not, with a lone surrogate, bytes,
+  // bytearray, None/True/False, a shared list, a set, a frozenset, and a
+  // 300-char str named from two places.
+  const char* streams[] = {
+      R"(\x80\x04]\x94(K\x00J\xff\xff\xff\xff\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x40)"
+      R"(\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01G?\xf8\x00\x00\x00\x00\x00\x00)"
+      R"(N\x88\x89e.)",
+      R"(\x80\x04]\x94(\x8c\x01a\x94\x8c\x04\xc3\xa9\n\x22\x94)"
+      R"(C\x03\x00\x01\x02\x94\x96\x02\x00\x00\x00\x00\x00\x00\x00ab\x94e.)",
+      R"(\x80\x03X\x03\x00\x00\x00\xed\xa0\x80q\x00.)",
+  };
+  for (const char* literal : streams) {
+    auto o = Load(Py(literal), Mode::kRecord);
+    ASSERT_TRUE(o->ok()) << literal << " " << o->message();
+    ExpectEstimateBoundsTheDocument(o->result.root, literal);
+  }
+  // A 300-char str with quotes and control characters (measured, not
+  // reckoned), named from 1,000 places.
+  std::string text(300, '"');
+  for (size_t i = 0; i < text.size(); i += 3) text[i] = '\x01';
+  std::string s = "\x80\x04X";
+  uint32_t n = text.size();
+  s.append(reinterpret_cast<const char*>(&n), 4);
+  s += text + "\x94" "0]\x94(";  // MEMOIZE, POP, a list, APPENDS
+  for (int i = 0; i < 1000; ++i) s += std::string("h\0", 2);  // BINGET 0
+  s += "e.";
+  auto o = Load(s, Mode::kStrict);
+  ASSERT_TRUE(o->ok()) << o->message();
+  ExpectEstimateBoundsTheDocument(o->result.root, "shared str");
+}
+
+TEST(OutputEstimate, PastTheLimitNothingIsWritten) {
+  // One memoized 1,000-char str in a list 1,000 times: a 1 MB document
+  // from 3 KB.
+  std::string s = "\x80\x04X";
+  uint32_t n = 1000;
+  s.append(reinterpret_cast<const char*>(&n), 4);
+  s += std::string(1000, 'x') + "\x94" "0]\x94(";
+  for (int i = 0; i < 1000; ++i) s += std::string("h\0", 2);  // BINGET 0
+  s += "e.";
+  auto o = Load(s, Mode::kStrict);
+  ASSERT_TRUE(o->ok()) << o->message();
+  EmitOptions options;
+  options.max_output_bytes = 500000;
+  OutBuffer out;
+  absl::Status st = WriteGraphDocument(SourceInfo{}, 4, o->result.root, {},
+                                       100000, &out, options);
+  EXPECT_EQ(GetErrorInfo(st).code, ErrorCode::kLimit);
+  EXPECT_NE(st.message().find("would exceed --max-output-bytes (500000)"),
+            std::string::npos)
+      << st.message();
+  EXPECT_TRUE(out.data.empty());
+  options.max_output_bytes = 2000000;
+  EXPECT_TRUE(WriteGraphDocument(SourceInfo{}, 4, o->result.root, {}, 100000,
+                                 &out, options)
+                  .ok());
+  EXPECT_GT(out.data.size(), 1000000u);
 }
 
 }  // namespace

@@ -11,6 +11,9 @@ Limits ResolveLimits(const Limits& given, uint64_t file_bytes) {
     l.max_decompressed_bytes = DefaultMaxDecompressed(file_bytes);
   }
   if (l.max_graph_bytes == 0) l.max_graph_bytes = DefaultMaxGraphBytes(file_bytes);
+  if (l.max_output_bytes == 0) {
+    l.max_output_bytes = DefaultMaxOutputBytes(file_bytes);
+  }
   return l;
 }
 

@@ -24,7 +24,7 @@ struct Stream {
 };
 
 // The limits a file gets: the derived ones (0: max_decompressed_bytes,
-// max_graph_bytes) computed from the size of the file as given, so that a
+// max_graph_bytes, max_output_bytes) computed from the size of the file as given, so that a
 // compressed file is bounded by its own size, not its stream's.  The
 // others as they are (max_copied_items derives from the stream, in
 // RunPickle).  Pass the result to OpenStream and in MachineOptions: left

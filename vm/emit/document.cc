@@ -15,9 +15,12 @@ absl::Status WriteGraphDocument(const SourceInfo& source, int protocol,
                                 Node* root,
                                 const std::vector<std::string>& warnings,
                                 uint64_t max_depth, OutBuffer* out,
-                                const EmitOptions& options) {
+                                const EmitOptions& options,
+                                uint64_t* estimate) {
   JsonEncoder encoder(options);
-  if (auto s = encoder.Prepare({root}, max_depth); !s.ok()) return s;
+  absl::Status prepared = encoder.Prepare({root}, max_depth);
+  if (estimate != nullptr) *estimate = encoder.estimate();
+  if (!prepared.ok()) return prepared;
   std::string& o = out->data;
   o.append("{\"format\":\"picklevm-graph/1\",\"source\":");
   AppendSourceJson(source, &o);

@@ -23,7 +23,8 @@ absl::Status WriteGraphDocument(const SourceInfo& source, int protocol,
                                 Node* root,
                                 const std::vector<std::string>& warnings,
                                 uint64_t max_depth, OutBuffer* out,
-                                const EmitOptions& options = {});
+                                const EmitOptions& options = {},
+                                uint64_t* estimate = nullptr);
 
 // The same document's fields, without the braces, for embedding.
 void AppendSourceJson(const SourceInfo& source, std::string* out);

@@ -424,6 +424,80 @@ Node* EmitStep(const Node* n, uint32_t s, bool plain_dict, std::string* out) {
 
 }  // namespace
 
+uint64_t JsonEncoder::DtypeEstimate(const DtypeInfo* d) {
+  // Written out in full wherever it appears: its JSON's length, found once.
+  auto [it, fresh] = dtype_sizes_.try_emplace(d, 0);
+  if (fresh) {
+    std::string text;
+    AppendDtypeJson(*d, &text);
+    it->second = text.size();
+  }
+  return it->second;
+}
+
+uint64_t JsonEncoder::LeafEstimate(const Node* n) {
+  // Close to what AppendLeaf writes, never below it: a limit that refused
+  // ordinary documents would be worse than none.  A text whose longest
+  // form passes kMeasured bytes is measured (once per node: a stream may
+  // name it from millions of places); a shorter one is reckoned at its
+  // longest form, at most 64 times the 2-byte BINGET that names it again.
+  constexpr uint64_t kMeasured = 128;
+  auto base64 = [](uint64_t bytes) { return (bytes + 2) / 3 * 4 + 2; };
+  auto measured = [&](const Node* t, uint64_t bound) -> uint64_t {
+    if (bound < kMeasured) return bound;
+    auto [it, fresh] = text_sizes_.try_emplace(t, 0);
+    if (fresh) {
+      std::string text;
+      AppendLeaf(t, options_, &text);
+      it->second = text.size();
+    }
+    return it->second;
+  };
+  switch (n->kind) {
+    case Kind::kNone:
+    case Kind::kBool:
+      return 5;
+    case Kind::kInt: {  // its digits, or {"$int":"..."} past 2^53
+      const int64_t v = n->a.i;
+      if (v > -1000 && v < 1000) return 4;
+      return v > -(int64_t{1} << 53) && v < (int64_t{1} << 53) ? 17 : 32;
+    }
+    case Kind::kFloat:  // "-2.2250738585072014e-308"
+      return 24;
+    case Kind::kExt:
+      return 32;
+    case Kind::kComplex:
+      return 64;
+    case Kind::kBigInt:
+      return 12 + uint64_t{n->b().n};
+    case Kind::kStr:  // escaped, or {"$str":[code points]}
+      return measured(n, 12 + 8 * uint64_t{n->b().n});
+    case Kind::kBytes:
+    case Kind::kByteArray:
+      return 16 + base64(n->b().n);
+    case Kind::kGlobal:
+      return measured(n, 16 + 6 * n->a.global->joined.size());
+    case Kind::kDtype:
+      return 16 + DtypeEstimate(n->a.dtype);
+    case Kind::kScalar: {
+      const ScalarInfo& sc = *n->a.scalar;
+      return 128 + DtypeEstimate(sc.dtype->a.dtype) + base64(sc.data.size());
+    }
+    case Kind::kNDArray: {
+      const ArrayInfo& a = *n->a.array;
+      uint64_t e = 256 + DtypeEstimate(a.dtype->a.dtype) +
+                   24 * uint64_t{a.shape.size};
+      if (a.subclass != nullptr) e += 6 * a.subclass->joined.size();
+      if (options_.arrays == EmitOptions::Arrays::kInline && a.items == nullptr) {
+        e += base64(a.data.size());
+      }
+      return e;
+    }
+    default:
+      return 64;  // a container's or record's own keys and braces
+  }
+}
+
 absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
                                   uint64_t max_depth) {
   struct Frame {
@@ -433,16 +507,45 @@ absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
   };
   std::vector<Frame> stack;
   for (Node* root : roots) {
+    // Every value is visited once per place it is written at (a shared
+    // container's later places are a $ref), so the estimate is the
+    // document's size, texts reckoned at their longest.
     auto visit = [&](Node* n) -> bool {  // true: descend
       // Scalars, strs and globals are never wrapped and have no children:
       // nothing to count (most nodes of an object-heavy graph).
-      if (!IsWrappable(n)) return false;
+      if (!IsWrappable(n)) {
+        // The commonest leaves here, the rest (and every bound's reason)
+        // in LeafEstimate.
+        switch (n->kind) {
+          case Kind::kNone:
+          case Kind::kBool:
+            estimate_ += 5;
+            break;
+          case Kind::kFloat:
+            estimate_ += 24;
+            break;
+          case Kind::kStr:
+            if (n->b().n < 14) {
+              estimate_ += 12 + 8 * n->b().n;
+              break;
+            }
+            [[fallthrough]];
+          default:
+            estimate_ += LeafEstimate(n);
+        }
+        return false;
+      }
       if (n->marked()) {
         n->flags |= kMarkShared;
+        estimate_ += 32;  // {"$ref":N}
         return false;
       }
       n->Mark();
       seen_.push_back(n);
+      // Its own text: a leaf's whole, a container's per item ([k,v],
+      // commas) and its wrapper (a record's class, via, ...).
+      estimate_ += IsLeaf(n) ? LeafEstimate(n)
+                             : LeafEstimate(n) + 8 * uint64_t{ChildCount(n)};
       return true;
     };
     if (!visit(root)) continue;
@@ -460,7 +563,15 @@ absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
       }
       Node* c = ChildAt(f.node, f.next++);
       if (visit(c)) stack.push_back({c, 0, ChildCount(c)});
+      if (ABSL_PREDICT_FALSE(estimate_ > options_.max_output_bytes)) break;
     }
+    if (estimate_ > options_.max_output_bytes) break;
+  }
+  if (estimate_ > options_.max_output_bytes) {
+    return MakeError(ErrorCode::kLimit, -1, -1,
+                     StrCat("the document would exceed --max-output-bytes (",
+                            options_.max_output_bytes, "): ", estimate_,
+                            " bytes or more"));
   }
   return absl::OkStatus();
 }

@@ -64,6 +64,11 @@ struct EmitOptions {
   // Digests computed beforehand (or on the way, shared by several
   // documents); nullptr: the encoder keeps its own.
   ArrayDigests* digests = nullptr;
+  // The most bytes Prepare lets the values come to (--max-output-bytes):
+  // a stream can name one memoized str from any number of places, and a
+  // str is written in full at each (graph-json.md gives it no $id), so 3.9
+  // KB of zlib could ask for a terabyte of JSON.
+  uint64_t max_output_bytes = UINT64_MAX;
 };
 
 class JsonEncoder {
@@ -76,8 +81,12 @@ class JsonEncoder {
   JsonEncoder& operator=(const JsonEncoder&) = delete;
   // Pass 1 over the values reachable from `roots` (encoded later in that
   // order, sharing one $id numbering).  Fails with kLimit when the nesting
-  // exceeds max_depth.
+  // exceeds max_depth, or when what Write would write (reckoned on the
+  // way: estimate()) exceeds options.max_output_bytes.
   absl::Status Prepare(const std::vector<Node*>& roots, uint64_t max_depth);
+  // After Prepare: at least the bytes Write will write for its roots (texts
+  // are reckoned at their longest escaped form, 6 bytes a byte).
+  uint64_t estimate() const { return estimate_; }
   // Pass 2: appends the encoding of one prepared root.
   void Write(Node* root, OutBuffer* out);
   // Clears the scratch marks of every prepared node.
@@ -91,6 +100,11 @@ class JsonEncoder {
   // than a field, since only shared nodes need one and every node would
   // pay for the field.
   absl::flat_hash_map<const Node*, uint32_t> ids_;
+  uint64_t LeafEstimate(const Node* n);
+  uint64_t DtypeEstimate(const DtypeInfo* d);
+  uint64_t estimate_ = 0;
+  absl::flat_hash_map<const DtypeInfo*, uint64_t> dtype_sizes_;
+  absl::flat_hash_map<const Node*, uint64_t> text_sizes_;  // long texts
 };
 
 

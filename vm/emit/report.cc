@@ -297,15 +297,46 @@ bool AnyDisallowed(const std::vector<RunResult>& runs) {
   return false;
 }
 
-void WriteTraceJson(const TraceReport& report, OutBuffer* out) {
+absl::Status WriteTraceJson(const TraceReport& report, OutBuffer* out) {
   std::string& o = out->data;
   o.append("{\"format\":\"picklevm-trace/1\",\"source\":");
   AppendSourceJson(report.source, &o);
   o.append(",\"calls\":[");
   bool first = true;
+  // What the calls and graphs may still come to (--max-output-bytes): each
+  // call writes its arguments in full, and a stream can pass one memoized
+  // value to any number of calls.
+  uint64_t left = report.max_output_bytes;
+  absl::Status cut;
+  size_t written = 0;
   for (const RunResult& run : *report.runs) {
+    if (!cut.ok()) break;
     for (const CallEvent& c : run.calls) {
       if (c.build) continue;
+      // Each call's arguments are one value of their own ($id space): a
+      // list node over them, not a copy (a stream may unpack one big tuple
+      // in any number of calls).
+      WideNode storage(Kind::kList);
+      Node* args = Graph::ListView(&storage, c.args);
+      const uint64_t name = c.callable->kind == Kind::kGlobal
+                                ? 6 * c.callable->a.global->joined.size()
+                                : 0;
+      const uint64_t fixed = 128 + name;  // the call's own keys and name
+      EmitOptions limited;
+      limited.max_output_bytes = left > fixed ? left - fixed : 0;
+      JsonEncoder enc(limited);
+      absl::Status prepared = args != nullptr
+                                  ? enc.Prepare({args}, report.max_depth)
+                                  : absl::OkStatus();
+      if (fixed > left || enc.estimate() > limited.max_output_bytes) {
+        cut = MakeError(ErrorCode::kLimit, -1, -1,
+                        StrCat("the trace stops after ", written,
+                               " calls: it would exceed --max-output-bytes (",
+                               report.max_output_bytes, ")"));
+        break;
+      }
+      left -= fixed + enc.estimate();
+      ++written;
       if (!first) o.push_back(',');
       first = false;
       o.append("{\"callable\":");
@@ -317,13 +348,7 @@ void WriteTraceJson(const TraceReport& report, OutBuffer* out) {
       o.append(",\"use\":");
       AppendJsonString(UseName(c.use), &o);
       o.append(",\"args\":");
-      // Each call's arguments are one value of their own ($id space): a
-      // list node over them, not a copy (a stream may unpack one big tuple
-      // in any number of calls).
-      WideNode storage(Kind::kList);
-      Node* args = Graph::ListView(&storage, c.args);
-      JsonEncoder enc;
-      if (args != nullptr && enc.Prepare({args}, report.max_depth).ok()) {
+      if (args != nullptr && prepared.ok()) {
         enc.Write(args, out);
       } else {
         o.append("null");
@@ -347,31 +372,52 @@ void WriteTraceJson(const TraceReport& report, OutBuffer* out) {
   first = true;
   absl::Status status = report.status;
   for (const RunResult& run : *report.runs) {
+    if (!cut.ok()) break;
     if (run.root == nullptr) continue;
     // Written in place, as it goes (a graph's document can be GBs when a
     // stream shares one value between many calls: held whole, 35 KB took
     // 600 MB).  A failed document writes nothing (WriteGraphDocument checks
     // first), so only the comma before it is taken back.
     if (!first) o.push_back(',');
-    absl::Status ws = WriteGraphDocument(report.source, run.protocol, run.root,
-                                         run.warnings, report.max_depth, out);
+    EmitOptions limited;
+    limited.max_output_bytes = left;
+    uint64_t estimate = 0;
+    absl::Status ws =
+        WriteGraphDocument(report.source, run.protocol, run.root, run.warnings,
+                           report.max_depth, out, limited, &estimate);
     if (!ws.ok()) {
       if (!first) o.pop_back();
-      if (status.ok()) status = ws;
+      if (estimate > left) {
+        cut = MakeError(ErrorCode::kLimit, -1, -1,
+                        StrCat("the trace stops before a graph: it would "
+                               "exceed --max-output-bytes (",
+                               report.max_output_bytes, ")"));
+      } else if (status.ok()) {
+        status = ws;
+      }
       break;
     }
+    left -= estimate;
     first = false;
     // The document's own line end (it ends in what is still buffered).
     if (!o.empty() && o.back() == '\n') o.pop_back();
     out->MaybeFlush();
   }
+  // The error: the stream's, and where the trace was cut.
+  std::string error;
+  if (!status.ok()) error = std::string(status.message());
+  if (!cut.ok()) {
+    error = error.empty() ? std::string(cut.message())
+                          : StrCat(error, "; ", cut.message());
+  }
   o.append("],\"error\":");
-  if (status.ok()) {
+  if (error.empty()) {
     o.append("null");
   } else {
-    AppendJsonString(std::string(status.message()), &o);
+    AppendJsonString(error, &o);
   }
   o.append("}\n");
+  return cut;
 }
 
 void WriteTracePython(const TraceReport& report, OutBuffer* out) {

@@ -21,6 +21,7 @@ struct TraceReport {
   const std::vector<RunResult>* runs;  // one per pickle, the last may have failed
   absl::Status status;                 // the error that stopped the run
   uint64_t max_depth;
+  uint64_t max_output_bytes = UINT64_MAX;  // trace --format json
 };
 
 // True when something in the runs is outside the policy.
@@ -28,7 +29,9 @@ bool AnyDisallowed(const std::vector<RunResult>& runs);
 
 // {"format":"picklevm-trace/1","source":{...},"calls":[...],"findings":[...],
 //  "graphs":[<picklevm-graph/1>, ...],"error":null|"..."}
-void WriteTraceJson(const TraceReport& report, OutBuffer* out);
+// Stops (a whole document, its "error" saying so) where the calls and
+// graphs would pass report.max_output_bytes, and returns that error.
+absl::Status WriteTraceJson(const TraceReport& report, OutBuffer* out);
 
 // Python-like code: imports, one assignment per call, `result = ...`.
 void WriteTracePython(const TraceReport& report, OutBuffer* out);

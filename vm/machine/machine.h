@@ -48,7 +48,13 @@ struct Limits {
   // while its array grows).  0: derived, DefaultMaxGraphBytes of the
   // file's size (RunPickle, told nothing else, takes the stream's).
   uint64_t max_graph_bytes = 0;
+  // Bytes of JSON a document (load, trace --format json) may come to,
+  // reckoned before it is written (JsonEncoder::Prepare).  0: derived,
+  // DefaultMaxOutputBytes of the file's size (the emitters, told nothing,
+  // have no bound).
+  uint64_t max_output_bytes = 0;
 };
+
 
 // The default --max-graph-bytes for a file of this size: 256 bytes per
 // byte of the file, and 64 MiB more.  An ordinary pickle's graph takes 3
@@ -62,6 +68,15 @@ constexpr uint64_t DefaultMaxGraphBytes(uint64_t file_bytes) {
   constexpr uint64_t kFloor = uint64_t{64} << 20;
   return file_bytes > (UINT64_MAX - kFloor) / 256 ? UINT64_MAX
                                                   : 256 * file_bytes + kFloor;
+}
+
+// The default --max-output-bytes: 256 bytes per byte of the file, and 64
+// MiB more.  An ordinary document is a few times its pickle (a str the
+// stream shares is written at each place, 50 times its 2-byte BINGET for
+// a 100-char str); a quadratic one -- one memoized 1 MB str in 4,000 list
+// items, 4 GB of JSON from 1 MB -- is refused before anything is written.
+constexpr uint64_t DefaultMaxOutputBytes(uint64_t file_bytes) {
+  return DefaultMaxGraphBytes(file_bytes);
 }
 
 // The default --max-copied-items for an input of this size: 2 items per
