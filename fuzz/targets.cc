@@ -12,6 +12,7 @@
 #include "vm/base/strcat.h"
 #include "vm/emit/dis.h"
 #include "vm/emit/document.h"
+#include "vm/emit/json.h"
 #include "vm/emit/report.h"
 #include "vm/policy/allowlist.h"
 
@@ -76,6 +77,25 @@ LoadOutcome StrictLoad(std::string_view stream, bool fast_path = true) {
   return out;
 }
 
+// The reckoning behind --max-output-bytes is never below what is written
+// (a limit that could be passed by writing more than was reckoned bounds
+// nothing), with arrays summarized and inline.
+void CheckEstimate(Node* root) {
+  for (auto arrays : {EmitOptions::Arrays::kSummary,
+                      EmitOptions::Arrays::kInline}) {
+    EmitOptions options;
+    options.arrays = arrays;
+    JsonEncoder enc(options);
+    if (!enc.Prepare({root}, FuzzLimits().max_depth).ok()) return;
+    OutBuffer out;
+    enc.Write(root, &out);
+    if (enc.estimate() < out.data.size()) {
+      Violated("output estimate below what is written",
+               StrCat(enc.estimate(), " < ", out.data.size()));
+    }
+  }
+}
+
 void CheckStatus(const absl::Status& s) {
   // Every error is the one error type, with an offset inside the input.
   if (s.ok()) return;
@@ -115,6 +135,9 @@ void FuzzLoad(const uint8_t* data, size_t size) {
   RunResult run;
   absl::Status r = RunPickle(stream, 0, o, &g, &run);
   CheckStatus(r);
+  // Record mode's graph holds every kind of value strict mode's can, and
+  // the calls and records besides.
+  if (r.ok()) CheckEstimate(run.root);
   bool disallowed = false;
   for (const Finding& f : run.findings) disallowed |= !f.allowed;
   if (a.status.ok() && (!r.ok() || disallowed)) {

@@ -634,6 +634,16 @@ def gen_calls_of_many_args(items, calls):
             (binget(1) + binget(2) + b"R" + POP) * calls + NONE + STOP)
 
 
+def gen_calls_of_one_long_name(length, calls):
+    """A list of `calls` calls (3 bytes each) of one memoized global whose
+    name is `length` chars: trace json's graph writes the name in every
+    $call, and the reckoning behind --max-output-bytes left it out (a
+    call's name is text, not a child), so the graph was written past it."""
+    return (proto(2) + b"cm" + b"x" * length + b"\nC\n" + binput(0) + POP +
+            EMPTY_LIST + MARK + (binget(0) + EMPTY_TUPLE + b"R") * calls +
+            b"e" + STOP)
+
+
 def gen_list_of_one_str(length, uses):
     """One memoized `length`-char str in a list `uses` times (2 bytes a
     use): graph-json.md writes a str in full at every place, so the
@@ -1081,6 +1091,15 @@ def cases():
                   if b"would exceed --max-output-bytes" in out
                   and len(out) < MIB else "not cut: %d bytes" % len(out),
                   wall=0.5))
+    # The calls (49 MB) are within the default limit (about 77 MB for this
+    # 37 KB file), the graph that names them all again is not.
+    c.append(Case("32k-char global called 1,500 times, trace json",
+                  lambda: gen_calls_of_one_long_name(32768, 1500),
+                  command=("trace", "--format", "json"), status=1,
+                  check=lambda out, n: None
+                  if b"stops before a graph" in out and len(out) < 60 * MIB
+                  else "graph not cut: %d bytes" % len(out),
+                  wall=2.0))
     c.append(Case("compressed: 1 MB str in a list 1M times, load",
                   lambda: zlib.compress(gen_list_of_one_str(1 << 20, MILLION),
                                         9),

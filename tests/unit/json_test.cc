@@ -878,6 +878,21 @@ TEST(OutputEstimate, NeverBelowWhatIsWrittenForEachKindOfValue) {
   auto o = Load(s, Mode::kStrict);
   ASSERT_TRUE(o->ok()) << o->message();
   ExpectEstimateBoundsTheDocument(o->result.root, "shared str");
+  // A recorded call's texts that are not children: its callable's name and
+  // its keywords' names, each 300 chars of which half need \u escapes
+  // (NEWOBJ_EX of a class outside the policy, record mode).
+  std::string call = "\x80\x04" "c";
+  for (int i = 0; i < 200; ++i) call += "m\x01";
+  call += "\nC\n)}X";
+  std::string key;
+  for (int i = 0; i < 150; ++i) key += "k\x01";
+  n = key.size();
+  call.append(reinterpret_cast<const char*>(&n), 4);
+  call += key + "K\x01s\x92.";
+  o = Load(call, Mode::kRecord);
+  ASSERT_TRUE(o->ok()) << o->message();
+  ASSERT_EQ(o->result.root->kind, Kind::kCall);
+  ExpectEstimateBoundsTheDocument(o->result.root, "call of a long name");
 }
 
 TEST(OutputEstimate, PastTheLimitNothingIsWritten) {

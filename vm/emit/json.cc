@@ -493,8 +493,21 @@ uint64_t JsonEncoder::LeafEstimate(const Node* n) {
       }
       return e;
     }
+    case Kind::kObject:
+    case Kind::kCall: {
+      // Its keys and braces ($call's five, 20 digits of offset, a $id),
+      // and two texts that are not children: a callable that is a name,
+      // and the keywords' names.
+      const Record* r = n->a.rec;
+      uint64_t e = 192;
+      if (r->callable->kind == Kind::kGlobal) e += LeafEstimate(r->callable);
+      for (uint32_t i = 0; r->kwargs != nullptr && i < r->kwargs_size; ++i) {
+        e += LeafEstimate(r->kwargs->a.dict->key(i));
+      }
+      return e;
+    }
     default:
-      return 64;  // a container's or record's own keys and braces
+      return 64;  // a container's own keys and braces, and a $id
   }
 }
 

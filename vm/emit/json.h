@@ -85,7 +85,7 @@ class JsonEncoder {
   // way: estimate()) exceeds options.max_output_bytes.
   absl::Status Prepare(const std::vector<Node*>& roots, uint64_t max_depth);
   // After Prepare: at least the bytes Write will write for its roots (texts
-  // are reckoned at their longest escaped form, 6 bytes a byte).
+  // are reckoned at their longest escaped form, 8 bytes a byte).
   uint64_t estimate() const { return estimate_; }
   // Pass 2: appends the encoding of one prepared root.
   void Write(Node* root, OutBuffer* out);

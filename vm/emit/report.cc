@@ -309,6 +309,23 @@ absl::Status WriteTraceJson(const TraceReport& report, OutBuffer* out) {
   uint64_t left = report.max_output_bytes;
   absl::Status cut;
   size_t written = 0;
+  // A callable's name as written (escaped): a long one is measured once per
+  // name, not reckoned at 6 bytes a byte, so that a stream calling one long
+  // name many times is cut where its JSON would pass the limit, not at a
+  // sixth of it.
+  absl::flat_hash_map<const GlobalName*, uint64_t> name_sizes;
+  auto name_size = [&](const Node* callable) -> uint64_t {
+    if (callable->kind != Kind::kGlobal) return 4;  // null
+    const std::string_view joined = callable->a.global->joined;
+    if (joined.size() < 64) return 2 + 6 * joined.size();
+    auto [it, fresh] = name_sizes.try_emplace(callable->a.global, 0);
+    if (fresh) {
+      std::string text;
+      AppendJsonString(joined, &text);
+      it->second = text.size();
+    }
+    return it->second;
+  };
   for (const RunResult& run : *report.runs) {
     if (!cut.ok()) break;
     for (const CallEvent& c : run.calls) {
@@ -318,10 +335,8 @@ absl::Status WriteTraceJson(const TraceReport& report, OutBuffer* out) {
       // in any number of calls).
       WideNode storage(Kind::kList);
       Node* args = Graph::ListView(&storage, c.args);
-      const uint64_t name = c.callable->kind == Kind::kGlobal
-                                ? 6 * c.callable->a.global->joined.size()
-                                : 0;
-      const uint64_t fixed = 128 + name;  // the call's own keys and name
+      // The call's own keys (20 digits of offset) and its callable's name.
+      const uint64_t fixed = 128 + name_size(c.callable);
       EmitOptions limited;
       limited.max_output_bytes = left > fixed ? left - fixed : 0;
       JsonEncoder enc(limited);
