@@ -39,13 +39,8 @@ class Arena {
   // on every node the machine makes (AllocateSlow is the call).
   ABSL_ATTRIBUTE_ALWAYS_INLINE void* Allocate(
       size_t size, size_t align = alignof(std::max_align_t)) {
-    uintptr_t p = (reinterpret_cast<uintptr_t>(cur_) + align - 1) &
-                  ~(uintptr_t{align} - 1);
-    if (cur_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
-      cur_ = reinterpret_cast<char*>(p + size);
-      bytes_used_ += size;
-      return reinterpret_cast<void*>(p);
-    }
+    void* p;
+    if (Bump(size, align, &p)) return p;
     return AllocateSlow(size, align);
   }
 
@@ -66,13 +61,8 @@ class Arena {
   // as past its soft limit, see CanAllocate): for growth that must fail
   // rather than throw.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void* TryAllocate(size_t size, size_t align) {
-    uintptr_t p = (reinterpret_cast<uintptr_t>(cur_) + align - 1) &
-                  ~(uintptr_t{align} - 1);
-    if (cur_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
-      cur_ = reinterpret_cast<char*>(p + size);
-      bytes_used_ += size;
-      return reinterpret_cast<void*>(p);
-    }
+    void* p;
+    if (Bump(size, align, &p)) return p;
     return TryAllocateSlow(size, align);
   }
   template <typename T>
@@ -157,6 +147,21 @@ class Arena {
   static size_t MappedSize(size_t size);
   static void FreeBlock(const Block& b);
   void ReserveBlockSlot();
+  // The fast path of both: a bump within the current block.  A flag and
+  // an out-parameter, not nullptr for "no room": the caller's test of the
+  // pointer was one more branch on every node (+1% on the records).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Bump(size_t size, size_t align,
+                                         void** out) {
+    uintptr_t p = (reinterpret_cast<uintptr_t>(cur_) + align - 1) &
+                  ~(uintptr_t{align} - 1);
+    if (cur_ == nullptr || p + size > reinterpret_cast<uintptr_t>(end_)) {
+      return false;
+    }
+    cur_ = reinterpret_cast<char*>(p + size);
+    bytes_used_ += size;
+    *out = reinterpret_cast<void*>(p);
+    return true;
+  }
   void* AllocateSlow(size_t size, size_t align);
   void* TryAllocateSlow(size_t size, size_t align);
   // What the budget has left for blocks and outside charges.
