@@ -114,6 +114,10 @@ void FuzzLoad(const uint8_t* data, size_t size) {
   if (a.status.ok()) {
     std::string err = CheckGraphJson(a.json);
     if (!err.empty()) Violated("load JSON", err);
+    if (a.json.size() > FuzzLimits().max_output_bytes) {
+      Violated("load JSON past --max-output-bytes",
+               StrCat(a.json.size(), " bytes"));
+    }
   }
   // Deterministic, and the machine's fast path changes nothing: the same
   // input through the general path only gives the same output or error.
@@ -180,6 +184,11 @@ void FuzzTrace(const uint8_t* data, size_t size) {
   CheckStatus(t->status);
   std::string err = CheckGraphJson(t->json, /*check_ids=*/false);
   if (!err.empty()) Violated("trace JSON", err);
+  // The whole document, frame, findings and graphs, within the limit.
+  if (t->json.size() > FuzzLimits().max_output_bytes) {
+    Violated("trace JSON past --max-output-bytes",
+             StrCat(t->json.size(), " bytes"));
+  }
   // Record mode through the general path only: the same trace.
   if (RunTrace(stream, /*fast_path=*/false)->json != t->json) {
     Violated("trace differs without the fast path", "");

@@ -893,6 +893,19 @@ TEST(OutputEstimate, NeverBelowWhatIsWrittenForEachKindOfValue) {
   ASSERT_TRUE(o->ok()) << o->message();
   ASSERT_EQ(o->result.root->kind, Kind::kCall);
   ExpectEstimateBoundsTheDocument(o->result.root, "call of a long name");
+  // A keyword's name with a lone surrogate is written escaped (6 bytes a
+  // control character), not in the shorter {"$str":[...]} form a value
+  // with one takes: three calls sharing the keywords dict.
+  std::string skey = std::string("\xed\xa0\x80") + std::string(100, '\x01');
+  std::string sur = "\x80\x04" "cfoo\nBar\n" "\x94" "0)" "\x94" "0}X";
+  n = skey.size();
+  sur.append(reinterpret_cast<const char*>(&n), 4);
+  sur += skey + "Ns" "\x94" "0](";
+  for (int i = 0; i < 3; ++i) sur += std::string("h\0h\x01h\x02\x92", 7);
+  sur += "e.";
+  o = Load(sur, Mode::kRecord);
+  ASSERT_TRUE(o->ok()) << o->message();
+  ExpectEstimateBoundsTheDocument(o->result.root, "surrogate keyword");
 }
 
 TEST(OutputEstimate, PastTheLimitNothingIsWritten) {

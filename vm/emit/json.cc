@@ -436,6 +436,23 @@ uint64_t JsonEncoder::DtypeEstimate(const DtypeInfo* d) {
   return it->second;
 }
 
+uint64_t JsonEncoder::KeyEstimate(const Node* key) {
+  // A keyword's name is written as a JSON string (EmitStep), never in the
+  // {"$str":[...]} form a value with a lone surrogate takes, which is
+  // shorter for control characters: measured as such, once per key node
+  // when long (a stream can name one keywords dict from any number of
+  // calls).
+  const uint64_t n = key->b().n;
+  if (n < 22) return 2 + 6 * n;
+  auto [it, fresh] = key_sizes_.try_emplace(key, 0);
+  if (fresh) {
+    std::string text;
+    AppendJsonString(key->str(), &text);
+    it->second = text.size();
+  }
+  return it->second;
+}
+
 uint64_t JsonEncoder::LeafEstimate(const Node* n) {
   // Close to what AppendLeaf writes, never below it: a limit that refused
   // ordinary documents would be worse than none.  A text whose longest
@@ -503,7 +520,7 @@ uint64_t JsonEncoder::LeafEstimate(const Node* n) {
       uint64_t e = 192;
       if (r->callable->kind == Kind::kGlobal) e += LeafEstimate(r->callable);
       for (uint32_t i = 0; r->kwargs != nullptr && i < r->kwargs_size; ++i) {
-        e += LeafEstimate(r->kwargs->a.dict->key(i));
+        e += KeyEstimate(r->kwargs->a.dict->key(i));
       }
       return e;
     }

@@ -102,9 +102,11 @@ class JsonEncoder {
   absl::flat_hash_map<const Node*, uint32_t> ids_;
   uint64_t LeafEstimate(const Node* n);
   uint64_t DtypeEstimate(const DtypeInfo* d);
+  uint64_t KeyEstimate(const Node* key);
   uint64_t estimate_ = 0;
   absl::flat_hash_map<const DtypeInfo*, uint64_t> dtype_sizes_;
   absl::flat_hash_map<const Node*, uint64_t> text_sizes_;  // long texts
+  absl::flat_hash_map<const Node*, uint64_t> key_sizes_;   // long keywords
 };
 
 

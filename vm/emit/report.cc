@@ -305,9 +305,37 @@ absl::Status WriteTraceJson(const TraceReport& report, OutBuffer* out) {
   bool first = true;
   // What the calls and graphs may still come to (--max-output-bytes): each
   // call writes its arguments in full, and a stream can pass one memoized
-  // value to any number of calls.
-  uint64_t left = report.max_output_bytes;
+  // value to any number of calls.  The document's own text and its error
+  // first, then the findings, written whatever else is cut (they are what
+  // a trace is for), exactly; they are cut themselves only where they alone
+  // would pass the limit.
+  const uint64_t frame = 256 + o.size() + 6 * report.status.message().size();
+  uint64_t left =
+      report.max_output_bytes > frame ? report.max_output_bytes - frame : 0;
   absl::Status cut;
+  size_t findings = 0;
+  size_t findings_kept = 0;
+  {
+    std::string text;
+    for (const RunResult& run : *report.runs) {
+      for (const Finding& f : run.findings) {
+        ++findings;
+        if (findings_kept + 1 < findings) continue;  // cut before this one
+        text.clear();
+        AppendFindingJson(f, &text);
+        if (text.size() + 1 > left) continue;
+        left -= text.size() + 1;
+        ++findings_kept;
+      }
+    }
+  }
+  if (findings_kept < findings) {
+    cut = MakeError(ErrorCode::kLimit, -1, -1,
+                    StrCat("the trace stops after ", findings_kept, " of ",
+                           findings, " findings: it would exceed "
+                           "--max-output-bytes (", report.max_output_bytes,
+                           ")"));
+  }
   size_t written = 0;
   // A callable's name as written (escaped): a long one is measured once per
   // name, not reckoned at 6 bytes a byte, so that a stream calling one long
@@ -375,8 +403,11 @@ absl::Status WriteTraceJson(const TraceReport& report, OutBuffer* out) {
   }
   o.append("],\"findings\":[");
   first = true;
+  size_t kept = 0;
   for (const RunResult& run : *report.runs) {
     for (const Finding& f : run.findings) {
+      if (kept == findings_kept) break;
+      ++kept;
       if (!first) o.push_back(',');
       first = false;
       AppendFindingJson(f, &o);
