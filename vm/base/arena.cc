@@ -174,11 +174,11 @@ void* Arena::AllocateSlow(size_t size, size_t align) {
   // it was.  Blocks are counted at the size they really take: a mapped
   // one is whole huge pages, and where that rounding would pass the budget
   // the block is an exact one from new[] instead.
-  const size_t left = Left();
-  if (size > left || align > left - size) {
+  if (!InBudget(size, align)) {
     MarkOverBudget();
     throw ArenaBudgetExceeded();
   }
+  const size_t left = Left();
   const bool own_block = size + align > next_block_ / 4;
   // Near the budget a shared block shrinks to what is left (it holds
   // `size`: size + align <= left).

@@ -121,8 +121,7 @@ class Arena {
     if (cur_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
       return true;
     }
-    const size_t left = Left();
-    if (size <= left && align <= left - size) return true;
+    if (InBudget(size, align)) return true;
     MarkOverBudget();
     return false;
   }
@@ -164,6 +163,12 @@ class Arena {
   }
   void* AllocateSlow(size_t size, size_t align);
   void* TryAllocateSlow(size_t size, size_t align);
+  // Whether a new block holding `size` at `align` stays within the budget
+  // (AllocateSlow and CanAllocate).
+  bool InBudget(size_t size, size_t align) const {
+    const size_t left = Left();
+    return size <= left && align <= left - size;
+  }
   // What the budget has left for blocks and outside charges.
   size_t Left() const {
     const size_t taken = bytes_reserved_ + outside_;

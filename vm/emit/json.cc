@@ -453,7 +453,7 @@ uint64_t JsonEncoder::KeyEstimate(const Node* key) {
   return it->second;
 }
 
-uint64_t JsonEncoder::LeafEstimate(const Node* n) {
+uint64_t JsonEncoder::OtherEstimate(const Node* n) {
   // Close to what AppendLeaf writes, never below it: a limit that refused
   // ordinary documents would be worse than none.  A text whose longest
   // form passes kMeasured bytes is measured (once per node: a stream may
@@ -472,16 +472,6 @@ uint64_t JsonEncoder::LeafEstimate(const Node* n) {
     return it->second;
   };
   switch (n->kind) {
-    case Kind::kNone:
-    case Kind::kBool:
-      return 5;
-    case Kind::kInt: {  // its digits, or {"$int":"..."} past 2^53
-      const int64_t v = n->a.i;
-      if (v > -1000 && v < 1000) return 4;
-      return v > -(int64_t{1} << 53) && v < (int64_t{1} << 53) ? 17 : 32;
-    }
-    case Kind::kFloat:  // "-2.2250738585072014e-308"
-      return 24;
     case Kind::kExt:
       return 32;
     case Kind::kComplex:
@@ -525,8 +515,35 @@ uint64_t JsonEncoder::LeafEstimate(const Node* n) {
       return e;
     }
     default:
-      return 64;  // a container's own keys and braces, and a $id
+      return 64;  // a set's, a slice's or a persistent id's keys, a $id
   }
+}
+
+// The commonest kinds, inline: the first pass reckons every node (a call
+// per node made it 60% dearer on a million records).
+inline uint64_t JsonEncoder::LeafEstimate(const Node* n) {
+  switch (n->kind) {
+    case Kind::kNone:
+    case Kind::kBool:
+      return 5;
+    case Kind::kInt: {  // its digits, or {"$int":"..."} past 2^53
+      const int64_t v = n->a.i;
+      if (v > -1000 && v < 1000) return 4;
+      return v > -(int64_t{1} << 53) && v < (int64_t{1} << 53) ? 17 : 32;
+    }
+    case Kind::kFloat:  // "-2.2250738585072014e-308"
+      return 24;
+    case Kind::kStr:  // escaped (6 bytes a byte), or {"$str":[...]}
+      if (n->b().n < 14) return 12 + 8 * uint64_t{n->b().n};
+      break;
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kDict:
+      return 64;  // its own keys and braces, and a $id
+    default:
+      break;
+  }
+  return OtherEstimate(n);
 }
 
 absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
@@ -540,59 +557,29 @@ absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
   for (Node* root : roots) {
     // Every value is visited once per place it is written at (a shared
     // container's later places are a $ref), so the estimate is the
-    // document's size, texts reckoned at their longest.
-    // Inlined (a call per child made the first pass 60% dearer on a
-    // million records), with the commonest leaves reckoned here.
-    auto visit = [&](Node* n) ABSL_ATTRIBUTE_ALWAYS_INLINE -> bool {
+    // document's size, texts reckoned at their longest.  Inlined: it runs
+    // for every child.
+    auto visit = [&](Node* n) ABSL_ATTRIBUTE_ALWAYS_INLINE {
       // Scalars, strs and globals are never wrapped and have no children
       // (most nodes of an object-heavy graph).
       if (!IsWrappable(n)) {
-        // The rest, and every bound's reason, in LeafEstimate.
-        switch (n->kind) {
-          case Kind::kNone:
-          case Kind::kBool:
-            estimate_ += 5;
-            break;
-          case Kind::kFloat:
-            estimate_ += 24;
-            break;
-          case Kind::kInt:
-            estimate_ += n->a.i > -1000 && n->a.i < 1000 ? 4 : 32;
-            break;
-          case Kind::kStr:
-            if (n->b().n < 14) {
-              estimate_ += 12 + 8 * n->b().n;
-              break;
-            }
-            [[fallthrough]];
-          default:
-            estimate_ += LeafEstimate(n);
-        }
-        return false;
+        estimate_ += LeafEstimate(n);
+        return;
       }
       if (n->marked()) {
         n->flags |= kMarkShared;
         estimate_ += 32;  // {"$ref":N}
-        return false;
+        return;
       }
       n->Mark();
       seen_.push_back(n);
-      // Its own text: a leaf's whole, a container's per item ([k,v],
-      // commas) and its wrapper (a record's class, via, ...).
-      switch (n->kind) {
-        case Kind::kList:
-        case Kind::kTuple:
-        case Kind::kDict:
-          estimate_ += 64 + 8 * uint64_t{ChildCount(n)};  // LeafEstimate's
-          break;
-        default:
-          estimate_ += IsLeaf(n) ? LeafEstimate(n)
-                                 : LeafEstimate(n) + 8 * uint64_t{ChildCount(n)};
-      }
-      return true;
+      // Its own text (a record's class, via, ...) and, per item, [k,v]
+      // and commas.
+      const uint32_t count = ChildCount(n);
+      estimate_ += LeafEstimate(n) + 8 * uint64_t{count};
+      stack.push_back({n, 0, count});
     };
-    if (!visit(root)) continue;
-    stack.push_back({root, 0, ChildCount(root)});
+    visit(root);
     while (!stack.empty()) {
       if (stack.size() > max_depth) {
         return MakeError(ErrorCode::kLimit, -1, -1,
@@ -604,8 +591,7 @@ absl::Status JsonEncoder::Prepare(const std::vector<Node*>& roots,
         stack.pop_back();
         continue;
       }
-      Node* c = ChildAt(f.node, f.next++);
-      if (visit(c)) stack.push_back({c, 0, ChildCount(c)});
+      visit(ChildAt(f.node, f.next++));
       if (ABSL_PREDICT_FALSE(estimate_ > options_.max_output_bytes)) break;
     }
     if (estimate_ > options_.max_output_bytes) break;

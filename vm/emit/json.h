@@ -100,7 +100,9 @@ class JsonEncoder {
   // than a field, since only shared nodes need one and every node would
   // pay for the field.
   absl::flat_hash_map<const Node*, uint32_t> ids_;
+  // What a node's own text comes to, at most (its children's apart).
   uint64_t LeafEstimate(const Node* n);
+  uint64_t OtherEstimate(const Node* n);  // LeafEstimate's rarer kinds
   uint64_t DtypeEstimate(const DtypeInfo* d);
   uint64_t KeyEstimate(const Node* key);
   uint64_t estimate_ = 0;
