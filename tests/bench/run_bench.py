@@ -47,7 +47,9 @@ Measures, in one run and pinned to one CPU (--cpu, default the last):
                wall time min-of-N, peak RSS from `/usr/bin/time -v`, and
                `sha256sum FILE` as the checksum baseline.
   callgrind    instructions of one in-process decode of records_50k_p4.pkl
-               (--toggle-collect on RunPickle), of the opcode walk, and of
+               (--toggle-collect on the driver's timed decode, after its
+               untimed probe, as the timed runs come after a warm-up), of
+               the opcode walk (the same way), and of
                CPython's pickle.loads on the same bytes (the difference of
                two runs that differ only by the loads call), plus the top
                functions of the decode by inclusive and self cost.
@@ -60,7 +62,12 @@ import os
 import sys
 
 PY = "/usr/bin/python3"
-if os.path.realpath(sys.executable) != os.path.realpath(PY):
+# Run as a script, it runs under Debian's python3 (the reference, with its
+# numpy and sklearn).  Imported (its helpers, from a test or by hand), it
+# does nothing of the kind: re-executing then would start a whole benchmark
+# run that overwrites the report.
+if (__name__ == "__main__" and
+        os.path.realpath(sys.executable) != os.path.realpath(PY)):
     os.execv(PY, [PY, "-s", os.path.abspath(__file__)] + sys.argv[1:])
 
 import argparse      # noqa: E402
@@ -578,19 +585,22 @@ CALLGRIND = ["valgrind", "--tool=callgrind", "--dump-instr=no",
 
 def callgrind_driver(work, driver, path, mode, tag):
     """Instructions of one in-process decode (mode "strict", toggled on
-    RunPickle) or opcode walk ("walk", toggled on OpcodeWalk) of `path`;
-    returns (instructions, callgrind output file)."""
+    the driver's TimedDecodeStrict, around RunPickle) or opcode walk
+    ("walk", toggled on OpcodeWalk) of `path`; returns (instructions,
+    callgrind output file)."""
     out = os.path.join(work, f"callgrind.{tag}.{mode}.out")
-    toggle = ("picklevm::RunPickle*" if mode == "strict"
+    toggle = ("picklevm::bench::TimedDecodeStrict*" if mode == "strict"
               else "picklevm::bench::OpcodeWalk*")
-    # The walk of a joblib file skips the arrays' bytes, which the driver
-    # learns from its probe (an untimed decode; not counted: the toggle is
-    # the walk's).
-    probe = [] if mode == "walk" else ["--no-probe"]
+    # Both come after the driver's probe, an untimed decode that the
+    # toggles leave out: the timed runs come after a warm-up too, so the
+    # process's first-call costs (lazy binding of library calls, the
+    # thread's first arena block) are not counted -- 8,000 instructions, a
+    # fifth of arrays.joblib's decode.  The walk of a joblib file also
+    # learns from the probe which bytes are the arrays', to skip them.
     run(CALLGRIND + [f"--callgrind-out-file={out}",
-                     f"--toggle-collect={toggle}", driver, path] + probe +
-        ["--modes", mode, "--repeat", "1", "--warmup", "0",
-         "--min-seconds", "0"],
+                     f"--toggle-collect={toggle}", driver, path,
+                     "--modes", mode, "--repeat", "1", "--warmup", "0",
+                     "--min-seconds", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return callgrind_total(out), out
 
@@ -683,7 +693,7 @@ def profile(out, total):
         name = clean_function(fn)
         if name in WRAPPERS or name.startswith("???") or fn.startswith("0x"):
             continue
-        if ir >= total and name != "RunPickle":
+        if (ir >= total and name != "RunPickle") or name.startswith("bench::"):
             continue  # above RunPickle: the driver's own frames
         incl[name] = max(incl.get(name, 0), ir)
     self_cost, by_file = {}, {}
@@ -1184,7 +1194,9 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
       f"`sha256sum`” is `load` taking at most {TARGET_SHA_TOLERANCE:.2f}× "
       "the time of `sha256sum FILE`; the walk ratio is the strict "
       "decode's minimum over the opcode walk's.  The walk ratio in "
-      "instructions (callgrind, one decode and one walk of each input) "
+      "instructions (callgrind, one decode and one walk of each input, "
+      "each after one untimed decode, as the timed runs come after a "
+      "warm-up) "
       "does not drift with machine load, but it is not time: the walk "
       "finds protocol 0's lines with memchr, few instructions for many "
       "bytes, where the decode reads each number or text line in one "
@@ -1300,16 +1312,20 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
         w(f"Input `{cg['input']}` ({fmt_int(cg['bytes'])} bytes, "
           f"{fmt_int(ops)} opcodes, protocol 4).  picklevm: one strict "
           "`RunPickle` (`valgrind --tool=callgrind "
-          "--toggle-collect='picklevm::RunPickle*'` on the driver); walk: "
+          "--toggle-collect='picklevm::bench::TimedDecodeStrict*'` on the "
+          "driver, whose `TimedDecodeStrict` calls `RunPickle`), after the "
+          "driver's untimed probe decode, so that the process's first-call "
+          "costs (lazy binding of library calls, the thread's first arena "
+          "block), which no timed run pays either, are left out; walk: "
           "one `OpcodeWalk` (toggled the same way); CPython: `pickle.loads` "
           "with gc disabled, as the difference between two callgrind runs "
           "of `/usr/bin/python3` that differ only by the call "
           "(PYTHONHASHSEED=0, `os._exit` right after it, so no teardown is "
           "counted; Debian's python3.11 is stripped, so its functions "
           "cannot be toggled by name).  Every in-process input's decode "
-          "and walk are counted the same way (one of each; the walk after "
-          "the driver's untimed probe, which tells it a joblib file's array "
-          "bytes to skip): the instruction rows of the targets table.")
+          "and walk are counted the same way (one of each, after the probe, "
+          "which also tells the walk a joblib file's array bytes to skip): "
+          "the instruction rows of the targets table.")
         w("")
         w("| | instructions | per opcode | per input byte | CPython ÷ this |")
         w("|---|---:|---:|---:|---:|")
@@ -1392,14 +1408,12 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
     w("`tests/bench/bench_decode.cc` registers the same four operations "
       "(`decode_strict`, `decode_record`, `opcode_walk`, `memcpy`) for "
       "every file named on its command line, with a `min` statistic over "
-      "repetitions.  It is not wired into the build; to add it, append to "
-      "tests/CMakeLists.txt:")
+      "repetitions.  The default build makes it "
+      "(`build/tests/picklevm_bench_decode`, from tests/CMakeLists.txt; "
+      "ctest's `bench_drivers` runs it once on the sample model, so it "
+      "keeps building and running).")
     w("")
-    w("```cmake")
-    w(CMAKE_LINES.strip())
-    w("```")
-    w("")
-    w("then `ninja -C build picklevm_bench_decode` and e.g. "
+    w("Run it e.g. as "
       "`taskset -c 1 build/tests/picklevm_bench_decode "
       "--benchmark_repetitions=5 --benchmark_report_aggregates_only=true "
       "FILE...` on inputs kept with `run_bench.py --keep`.  (Debian's "
@@ -1408,15 +1422,6 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
     w("")
     return "\n".join(L) + "\n"
 
-
-CMAKE_LINES = """
-# Decode benchmarks (Google Benchmark; Debian's libbenchmark-dev).
-find_package(benchmark REQUIRED)
-add_executable(picklevm_bench_decode bench/bench_decode.cc)
-target_compile_options(picklevm_bench_decode PRIVATE ${PICKLEVM_WARNINGS})
-target_link_libraries(picklevm_bench_decode PRIVATE picklevm_vm
-                      benchmark::benchmark)
-"""
 
 
 if __name__ == "__main__":
