@@ -549,6 +549,47 @@ TEST(GraphShapes, InterleavedSequencesKeepTheirOrderAndShareShapes) {
   }
 }
 
+// A shape's first transition lives in the shape alone (Shape::indexed) and
+// goes into the graph's table when a second is made from it.  Keys that are
+// equal but other nodes -- a stream that does not memoize them -- miss the
+// shape's last transition and the recent ones (both compare nodes), so
+// they find the first one only in the table: there must be one shape for
+// {a, b}, not a second made when the first was not found.
+TEST(GraphShapes, EqualKeyNodesFindATransitionMadeBeforeTheTable) {
+  Graph g;
+  auto key = [&g](const char* s) { return g.NewStr(s, false, true); };
+  auto dict = [&g](std::vector<Node*> keys) {
+    Node* d = g.NewDict();
+    for (Node* k : keys) {
+      EXPECT_EQ(g.DictSet(d->a.dict, k, g.None()), GraphErr::kOk);
+    }
+    return d;
+  };
+  Node* ab = dict({key("a"), key("b")});  // {a} -> {a,b}: not in the table
+  Node* ac = dict({key("a"), key("c")});  // {a}'s second: both go in
+  Node* ab2 = dict({key("a"), key("b")});  // {a}'s last is c, b is a new node
+  Node* ac2 = dict({key("a"), key("c")});
+  EXPECT_EQ(ab->a.dict->shape, ab2->a.dict->shape);
+  EXPECT_EQ(ac->a.dict->shape, ac2->a.dict->shape);
+  EXPECT_NE(ab->a.dict->shape, ac->a.dict->shape);
+  EXPECT_EQ(ab2->a.dict->keys, ab->a.dict->keys);
+  // A longer chain, each step made once without the table, then taken by
+  // other nodes after a branch at every step.
+  std::vector<const char*> names = {"p", "q", "r", "s", "t"};
+  std::vector<Node*> chain_nodes;
+  for (const char* n : names) chain_nodes.push_back(key(n));
+  Node* chain = dict(chain_nodes);
+  for (size_t i = 1; i < names.size(); ++i) {  // a branch after names[0..i)
+    std::vector<Node*> branch;
+    for (size_t j = 0; j < i; ++j) branch.push_back(key(names[j]));
+    branch.push_back(key("x"));
+    dict(branch);
+  }
+  std::vector<Node*> again;
+  for (const char* n : names) again.push_back(key(n));
+  EXPECT_EQ(dict(again)->a.dict->shape, chain->a.dict->shape);
+}
+
 TEST(GraphShapes, KeysWhoseIdentityShowsAreNeverSwapped) {
   // 1, True and 1.0 are one key but are written differently; two equal
   // tuples are one key but may be $id-shared separately; 0.0 and -0.0 are

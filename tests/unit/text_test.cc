@@ -3,6 +3,8 @@
 // of STRING and UNICODE.  Each case went through CPython 3.11's
 // pickle.loads (the C unpickler) when the test was written; its result is in
 // the comment or the expectation.
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -277,6 +279,35 @@ TEST(TextUtf8, CheckUtf8) {
   c = CheckUtf8(std::string(37, 'a') + "\x80", true);
   EXPECT_FALSE(c.valid);
   EXPECT_EQ(c.error_at, 37u);
+}
+
+// Short texts are settled by two overlapping loads when they are ASCII: a
+// non-ASCII byte at any position of any length must still reach the full
+// check (a stray continuation byte is an error there, a 2-byte sequence
+// is not), and the loads must not read past the text (ASan, in the fuzz
+// build, sees the exact-size copies below).
+TEST(TextUtf8, ShortTextsEveryPosition) {
+  for (size_t n = 0; n <= 20; ++n) {
+    std::string ascii(n, 'k');
+    Utf8Check c = CheckUtf8(std::string_view(ascii), true);
+    EXPECT_TRUE(c.valid) << n;
+    EXPECT_FALSE(c.has_surrogates) << n;
+    for (size_t at = 0; at < n; ++at) {
+      std::string bad = ascii;
+      bad[at] = '\x80';
+      auto heap = std::make_unique<char[]>(n);  // exactly n bytes
+      std::memcpy(heap.get(), bad.data(), n);
+      c = CheckUtf8(std::string_view(heap.get(), n), true);
+      EXPECT_FALSE(c.valid) << n << " " << at;
+      EXPECT_EQ(c.error_at, at) << n << " " << at;
+      if (at + 1 < n) {  // a valid 2-byte sequence: é
+        std::string two = ascii;
+        two[at] = '\xc3';
+        two[at + 1] = '\xa9';
+        EXPECT_TRUE(CheckUtf8(two, false).valid) << n << " " << at;
+      }
+    }
+  }
 }
 
 TEST(TextUtf8, BinunicodeSurrogatePass) {

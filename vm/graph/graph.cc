@@ -503,7 +503,6 @@ bool Graph::DictGrow(DictBody* dict, uint64_t need, bool exact) {
 
 Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
                          const Node* ident) {
-  if (shapes_.empty()) shapes_.reserve(kTablesStart);  // see Intern
   // All a new shape takes, asked for first (nullptr: the graph's budget
   // refuses it, and nothing changed): the entry made below is then always
   // filled in.
@@ -512,8 +511,21 @@ Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
                           3 * alignof(std::max_align_t))) {
     return nullptr;
   }
-  auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
-  if (!fresh) return it->second;
+  // A shape not yet indexed has one transition at most, `next`, which the
+  // caller found is not this one: the child is new.  Its first transition
+  // goes into the table only when it gets a second.
+  Shape** slot = nullptr;
+  if (from->next != nullptr && !from->indexed) {
+    if (shapes_.empty()) shapes_.reserve(kTablesStart);  // see Intern
+    shapes_.try_emplace(ShapeKey{from, from->next_canon, from->next_ident},
+                        from->next);
+    from->indexed = true;
+  }
+  if (from->indexed) {
+    auto [it, fresh] = shapes_.try_emplace(ShapeKey{from, canon, ident});
+    if (!fresh) return it->second;
+    slot = &it->second;
+  }
   Shape* child = arena_.New<Shape>();
   child->size = static_cast<uint16_t>(from->size + 1);
   child->dunder_key =
@@ -534,13 +546,17 @@ Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
   }
   child->run = run;
   child->keys = run->keys;
-  it->second = child;
+  if (slot != nullptr) *slot = child;
   return child;
 }
 
 GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
   uint32_t id = key->canon;  // cached once hashed (memo-shared keys)
-  if (id == 0) {
+  if (id == 0 && key->kind == Kind::kStr && key->b().n < kLongText) {
+    // A key met for the first time is most often a short str: LeafCanon's
+    // case for it, without its dispatch (a model's fresh keys).
+    id = key->canon = Intern('s', key->str(), /*lasting=*/true);
+  } else if (id == 0) {
     Node* culprit;
     GraphErr e = Canon(key, &id, &culprit);
     if (e != GraphErr::kOk) return e;

@@ -236,6 +236,12 @@ struct Shape {
   // refuses such a BUILD state, and a state whose shape has none needs no
   // look at its keys (a model's every array and estimator is a BUILD).
   bool dunder_key = false;
+  // Whether this shape's transitions are in Graph::shapes_.  Until a
+  // second one is made, its only transition is `next`, and the table is
+  // neither asked nor filled: most shapes never get a second (a record's
+  // keys, an estimator's attributes are each one chain), and a model's
+  // fresh keys cost a table insert each otherwise.
+  bool indexed = false;
   // The transition taken last from this shape: adding a key of canonical
   // id next_canon (and identity next_ident, see Graph::DictSet) led to
   // `next`.

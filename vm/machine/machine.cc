@@ -153,7 +153,7 @@ class Machine {
     // mallocs of a small model's decode.
     stack_.reserve(64);
     marks_.reserve(16);
-    globals_.reserve(16);
+    if (!strict_) globals_.reserve(16);  // only record mode keeps them
     resolved_.reserve(16);
   }
 

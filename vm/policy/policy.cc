@@ -48,6 +48,11 @@ constexpr BuilderNameEntry kBuilderNames[] = {
 // A name with a dunder component ("os:__builtins__", "x.__globals__") is
 // never admitted by a pattern, whatever the pattern says.
 bool HasDunderComponent(std::string_view name) {
+  // A dunder component starts with "__": most names have none, and one
+  // search (memchr underneath) settles them without a look at each
+  // character (a quarter of a small joblib file's decode went to this loop
+  // and the policy's lookups).
+  if (name.find("__") == std::string_view::npos) return false;
   size_t start = 0;
   for (size_t i = 0; i <= name.size(); ++i) {
     if (i == name.size() || name[i] == '.' || name[i] == ':') {

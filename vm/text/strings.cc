@@ -8,6 +8,26 @@ Utf8Check CheckUtf8(std::string_view bytes, bool allow_surrogates) {
   Utf8Check r;
   const auto* s = reinterpret_cast<const uint8_t*>(bytes.data());
   size_t n = bytes.size(), i = 0;
+  // Short ASCII text (a dict key, a class name) in two overlapping loads,
+  // not a byte at a time after the word loop: every byte of s[0..n) is in
+  // one of them, and neither reads past it.
+  if (n >= 4 && n <= 16) {
+    uint64_t a, b;
+    if (n >= 8) {
+      __builtin_memcpy(&a, s, 8);
+      __builtin_memcpy(&b, s + n - 8, 8);
+    } else {
+      uint32_t a4, b4;
+      __builtin_memcpy(&a4, s, 4);
+      __builtin_memcpy(&b4, s + n - 4, 4);
+      a = a4;
+      b = b4;
+    }
+    if (((a | b) & 0x8080808080808080ull) == 0) {
+      r.valid = true;
+      return r;
+    }
+  }
   while (i < n) {
     // Fast path over ASCII runs, 8 bytes at a time.
     while (i + 8 <= n) {
