@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 
-MODES = ["strict", "record", "walk", "memcpy", "sha256"]
+MODES = ["strict", "record", "walk", "memcpy", "sha256", "timer"]
 SUITE_OPS = ["decode_strict", "decode_record", "opcode_walk", "memcpy"]
 
 
