@@ -1442,7 +1442,8 @@ def render(inputs, cg, quick, machine, started, finished, command, head,
       "every file named on its command line, with a `min` statistic over "
       "repetitions.  The default build makes it "
       "(`build/tests/picklevm_bench_decode`, from tests/CMakeLists.txt; "
-      "ctest's `bench_drivers` runs it once on the sample model, so it "
+      "ctest's `bench_drivers` runs it once on a model's pickle and a "
+      "joblib file, so it "
       "keeps building and running).")
     w("")
     w("Run it e.g. as "
