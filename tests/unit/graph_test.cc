@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -588,6 +589,87 @@ TEST(GraphShapes, EqualKeyNodesFindATransitionMadeBeforeTheTable) {
   std::vector<Node*> again;
   for (const char* n : names) again.push_back(key(n));
   EXPECT_EQ(dict(again)->a.dict->shape, chain->a.dict->shape);
+}
+
+// The same property at random (from a review): key sequences drawn from
+// strs (fresh nodes or reused ones), 0, 1, True and None, filled by DictSet
+// or DictSetPairs, in 300 graphs of 400 dicts.  Each distinct sequence of
+// keys, as the dict keeps them (a later equal key is no new key; True and 1
+// are one key but not one transition, their identity shows), must have one
+// shape, and no shape two sequences.
+TEST(GraphShapes, RandomKeySequencesHaveOneShapeEach) {
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    Graph g;
+    uint64_t state = seed * 0x9E3779B97F4A7C15ull;
+    auto next = [&state](uint32_t n) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return static_cast<uint32_t>(state % n);
+    };
+    // Labels 0-5: the strs "k0".."k5"; 6: 1; 7: True; 8: None; 9: 0.
+    constexpr int kLabels = 10;
+    auto make = [&g](int label) -> Node* {
+      if (label < 6) return g.NewStr("k" + std::to_string(label), false, true);
+      if (label == 6) return g.NewInt(1);
+      if (label == 7) return g.Bool(true);
+      if (label == 8) return g.None();
+      return g.NewInt(0);
+    };
+    auto equal_labels = [](int a, int b) {
+      return (a == 7 ? 6 : a) == (b == 7 ? 6 : b);  // True == 1
+    };
+    std::vector<Node*> reused(kLabels, nullptr);
+    std::map<std::vector<int>, const Shape*> shape_of;
+    std::map<const Shape*, std::vector<int>> sequence_of;
+    for (int d = 0; d < 400; ++d) {
+      Node* dict = g.NewDict();
+      const int len = static_cast<int>(next(7));
+      std::vector<Node*> kv;
+      std::vector<int> kept;  // the labels of the keys the dict keeps
+      for (int k = 0; k < len; ++k) {
+        const int label = static_cast<int>(next(kLabels));
+        Node* key;
+        if (next(2) || reused[label] == nullptr) {
+          key = make(label);
+          if (next(2)) reused[label] = key;
+        } else {
+          key = reused[label];
+        }
+        kv.push_back(key);
+        kv.push_back(g.None());
+        if (std::none_of(kept.begin(), kept.end(), [&](int l) {
+              return equal_labels(l, label);
+            })) {
+          kept.push_back(label);
+        }
+      }
+      if (next(2)) {
+        for (size_t k = 0; k < kv.size(); k += 2) {
+          ASSERT_EQ(g.DictSet(dict->a.dict, kv[k], kv[k + 1]), GraphErr::kOk);
+        }
+      } else {
+        ASSERT_TRUE(g.DictReserve(dict->a.dict, len));
+        Node* failed = nullptr;
+        ASSERT_EQ(g.DictSetPairs(dict->a.dict, kv.data(), len, &failed),
+                  GraphErr::kOk);
+      }
+      if (len == 0) continue;
+      const Shape* shape = dict->a.dict->shape;
+      ASSERT_NE(shape, nullptr);
+      ASSERT_EQ(shape->size, kept.size());
+      auto it = shape_of.find(kept);
+      if (it == shape_of.end()) {
+        ASSERT_EQ(sequence_of.count(shape), 0u)
+            << "seed " << seed << " dict " << d << ": one shape, two sequences";
+        shape_of[kept] = shape;
+        sequence_of[shape] = kept;
+      } else {
+        ASSERT_EQ(it->second, shape)
+            << "seed " << seed << " dict " << d << ": two shapes, one sequence";
+      }
+    }
+  }
 }
 
 TEST(GraphShapes, KeysWhoseIdentityShowsAreNeverSwapped) {
