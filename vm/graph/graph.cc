@@ -530,6 +530,7 @@ Shape* Graph::ShapeChild(Shape* from, Node* key, uint32_t canon,
   child->size = static_cast<uint16_t>(from->size + 1);
   child->dunder_key =
       from->dunder_key || (key->kind == Kind::kStr && IsDunder(key->str()));
+  child->key_bits = from->key_bits | KeyBit(canon);
   KeyRun* run = from->run;
   if (run != nullptr && run->used == from->size && run->used < run->capacity) {
     run->keys[run->used++] = key;  // `from` ends its run: extend it
@@ -582,7 +583,7 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
       from->next_ident = ident;
       from->next_key = key;
     } else {
-      for (uint32_t i = 0; i < size; ++i) {
+      for (uint32_t i = 0; (from->key_bits & KeyBit(id)) && i < size; ++i) {
         if (dict->keys[i]->canon == id) {  // an equal key: new value only
           dict->values.data[i] = value;
           return GraphErr::kOk;

@@ -279,6 +279,10 @@ class Graph {
   static constexpr uint32_t kSizeGuessLimit = 16;
   // The room the canonical-id and shape tables start with.
   static constexpr size_t kTablesStart = 64;
+  // A canonical id's bit in Shape::key_bits.
+  static uint64_t KeyBit(uint32_t canon) {
+    return uint64_t{1} << (canon & 63);
+  }
   // The identity a shape transition must match besides the canonical id.
   // A shape keeps the key node of the dict that made it, and every dict of
   // the shape shows that node as its key; that is invisible only where
