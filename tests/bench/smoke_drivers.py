@@ -27,16 +27,21 @@ def fail(msg):
     sys.exit(1)
 
 
-def check_decode_bench(driver, path):
-    p = subprocess.run([driver, path, "--modes", ",".join(MODES),
-                        "--repeat", "2", "--min-seconds", "0"],
-                       capture_output=True, text=True, timeout=120)
+def run_json(what, argv, timeout):
+    """The JSON document `argv` prints; fails unless it exits 0 with one."""
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
-        fail(f"decode_bench {path}: exit {p.returncode}: {p.stderr.strip()}")
+        fail(f"{what}: exit {p.returncode}: {p.stderr.strip()}")
     try:
-        r = json.loads(p.stdout)
+        return json.loads(p.stdout)
     except ValueError as e:
-        fail(f"decode_bench {path}: not one JSON object ({e})")
+        fail(f"{what}: not one JSON document ({e})")
+
+
+def check_decode_bench(driver, path):
+    r = run_json(f"decode_bench {path}",
+                 [driver, path, "--modes", ",".join(MODES), "--repeat", "2",
+                  "--min-seconds", "0"], 120)
     size = os.path.getsize(path)
     if r["bytes"] != size:
         fail(f"{path}: bytes {r['bytes']}, the file has {size}")
@@ -59,15 +64,8 @@ def check_decode_bench(driver, path):
 
 
 def check_suite(driver, paths):
-    p = subprocess.run([driver, "--benchmark_min_time=0.001",
-                        "--benchmark_format=json"] + paths,
-                       capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        fail(f"bench_decode: exit {p.returncode}: {p.stderr.strip()}")
-    try:
-        doc = json.loads(p.stdout)
-    except ValueError as e:
-        fail(f"bench_decode: not JSON ({e})")
+    doc = run_json("bench_decode", [driver, "--benchmark_min_time=0.001",
+                                     "--benchmark_format=json"] + paths, 300)
     names = {b["name"] for b in doc.get("benchmarks", [])}
     for path in paths:
         for op in SUITE_OPS:

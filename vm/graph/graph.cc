@@ -583,10 +583,12 @@ GraphErr Graph::DictSetSlow(DictBody* dict, Node* key, Node* value) {
       from->next_ident = ident;
       from->next_key = key;
     } else {
-      for (uint32_t i = 0; (from->key_bits & KeyBit(id)) && i < size; ++i) {
-        if (dict->keys[i]->canon == id) {  // an equal key: new value only
-          dict->values.data[i] = value;
-          return GraphErr::kOk;
+      if (from->key_bits & KeyBit(id)) {  // else no key of `from` equals it
+        for (uint32_t i = 0; i < size; ++i) {
+          if (dict->keys[i]->canon == id) {  // an equal key: new value only
+            dict->values.data[i] = value;
+            return GraphErr::kOk;
+          }
         }
       }
       // The dict takes its own keys when sharing would not pay: past the
